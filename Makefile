@@ -1,0 +1,54 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# vhost-iommu. `make` builds the module; `make run` shows it working in a
+# VM; `make check` runs every check and test. See README.md.
+
+PWD := $(shell pwd)
+TEST_KERNEL := $(PWD)/tools/kernel/build.sh
+VARIANT ?= debug
+
+# KDIR: the running kernel's build tree if it has iommufd, else the
+# project's test kernel (built on demand and cached outside the checkout).
+RUNNING_KDIR := /lib/modules/$(shell uname -r)/build
+ifeq ($(KDIR),)
+ifneq ($(shell grep -s '^CONFIG_IOMMUFD=[ym]' $(RUNNING_KDIR)/.config),)
+KDIR := $(RUNNING_KDIR)
+else
+KDIR := $(shell $(TEST_KERNEL) --variant $(VARIANT) --print-dir)
+KDIR_IS_TEST_KERNEL := 1
+endif
+endif
+
+.PHONY: all modules kernel selftests run check static clean help
+
+all: modules
+
+kernel:
+	@$(TEST_KERNEL) --variant $(VARIANT) >/dev/null
+
+ifeq ($(KDIR_IS_TEST_KERNEL),1)
+modules: kernel
+endif
+modules:
+	@test -f $(KDIR)/Makefile || { echo "vhost-iommu: KDIR=$(KDIR) is not a prepared kernel tree" >&2; exit 1; }
+	$(MAKE) -C $(KDIR) M=$(PWD) modules
+
+selftests: kernel
+	$(MAKE) -C selftests KDIR=$(KDIR)
+
+run:
+	@tools/vm/run.sh --mode run --variant $(VARIANT)
+
+check:
+	@tools/check.sh --variant $(VARIANT)
+
+clean:
+	@if [ -f $(KDIR)/Makefile ]; then $(MAKE) -C $(KDIR) M=$(PWD) clean; fi
+	$(MAKE) -C selftests clean
+	rm -rf build
+
+help:
+	@echo "make            build vhost_iommu.ko against KDIR (default: running kernel if it has iommufd, else the test kernel)"
+	@echo "make kernel     build the test kernel (VARIANT=debug|fast) into ~/.cache/vhost-iommu"
+	@echo "make run        boot the test kernel in QEMU, load the module, show it working"
+	@echo "make check      static checks + every test in the VM on the debug test kernel"

@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# make check: static checks (checkpatch --strict, sparse with W=1,
+# kernel-doc on the uAPI header) as suite "static", then every test in the
+# VM on the test kernel. The last line is "N passed, N failed, N skipped".
+set -uo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+variant=debug
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--variant) variant=$2; shift 2 ;;
+	*) echo "check.sh: unknown argument $1" >&2; exit 2 ;;
+	esac
+done
+cd "$top"
+start=$(date +%s)
+
+if ! command -v sparse >/dev/null; then
+	echo "check.sh: installing sparse" >&2
+	apt-get update -qq >&2
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends sparse >&2
+fi
+kdir=$(tools/kernel/build.sh --variant "$variant") || exit 1
+
+mkdir -p build
+passed=0 failed=0 skipped=0
+static_notes=()
+static() {
+	local name=$1
+	shift
+	if "$@" >"build/static-$name.log" 2>&1; then
+		passed=$((passed + 1))
+	else
+		failed=$((failed + 1))
+		static_notes+=("FAIL $name (build/static-$name.log):")
+		while IFS= read -r l; do static_notes+=("    $l"); done \
+			< <(tail -n 20 "build/static-$name.log")
+	fi
+}
+
+c_sources() {
+	git ls-files -co --exclude-standard -- '*.c' '*.h' | grep -v '^build/'
+}
+
+checkpatch() {
+	local out
+	# shellcheck disable=SC2046
+	out=$("$kdir/scripts/checkpatch.pl" --no-tree --strict --terse \
+		--show-types -f $(c_sources))
+	echo "$out"
+	! echo "$out" | grep -qE ': (ERROR|WARNING|CHECK):'
+}
+
+sparse_w1() {
+	local out
+	make -s -C "$kdir" M="$top" clean >/dev/null 2>&1
+	out=$(make -C "$kdir" M="$top" C=2 W=1 modules 2>&1)
+	echo "$out"
+	# Any compiler or sparse diagnostic about our files fails the check.
+	! echo "$out" | grep -E "^$top/|^(drivers|include)/" | grep -qE 'warning|error'
+}
+
+kerneldoc() {
+	local out
+	out=$("$kdir/scripts/kernel-doc" -none -Wall include/uapi/linux/vhost_iommu.h 2>&1)
+	echo "$out"
+	[ -z "$out" ]
+}
+
+static checkpatch checkpatch
+static sparse sparse_w1
+static kernel-doc kerneldoc
+echo "SUITE static: $passed passed, $failed failed, 0 skipped"
+for n in "${static_notes[@]}"; do echo "  $n"; done
+
+vm_out=$(tools/vm/run.sh --mode check --variant "$variant")
+vm_rc=$?
+echo "$vm_out" | grep -v '^TOTAL '
+read -r _ p f s < <(echo "$vm_out" | grep '^TOTAL ' || echo "TOTAL 0 1 0")
+passed=$((passed + p))
+failed=$((failed + f))
+skipped=$((skipped + s))
+if [ $vm_rc -ne 0 ] && [ "$f" -eq 0 ]; then
+	echo "check.sh: the VM run failed before reporting" >&2
+	failed=$((failed + 1))
+fi
+echo "check.sh: $(($(date +%s) - start)) s" >&2
+echo "$passed passed, $failed failed, $skipped skipped"
+[ "$failed" -eq 0 ]

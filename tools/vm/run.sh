@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Boot the test kernel in QEMU (TCG, -smp 2) with an initramfs holding
+# busybox, the modules and the static test binaries, and run one mode:
+#
+#   run.sh --mode run    load the module and show it working (make run)
+#   run.sh --mode check  KUnit suites + kselftests; prints one
+#                        "SUITE <name>: N passed, N failed, N skipped"
+#                        line per suite and exits non-zero on any failure
+#
+# Options: --variant debug|fast (test kernel), --timeout SECONDS,
+#          --append "kernel args". The console log is kept in build/vm/.
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/../.." && pwd)
+mode=run
+variant=debug
+timeout_s=${VHOST_IOMMU_VM_TIMEOUT:-900}
+append_extra=""
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--mode) mode=$2; shift 2 ;;
+	--variant) variant=$2; shift 2 ;;
+	--timeout) timeout_s=$2; shift 2 ;;
+	--append) append_extra=$2; shift 2 ;;
+	*) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
+	esac
+done
+case "$mode" in run | check) ;; *) echo "run.sh: bad mode $mode" >&2; exit 2 ;; esac
+
+need=()
+command -v qemu-system-x86_64 >/dev/null || need+=(qemu-system-x86)
+applets=$(/bin/busybox --list 2>/dev/null || true)
+grep -qx insmod <<<"$applets" || need+=(busybox-static)
+command -v cpio >/dev/null || need+=(cpio)
+if [ ${#need[@]} -gt 0 ]; then
+	echo "run.sh: installing ${need[*]}" >&2
+	apt-get update -qq >&2
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+		"${need[@]}" >&2
+fi
+if ! grep -q 'not a dynamic' <<<"$(ldd /bin/busybox 2>&1 || true)"; then
+	echo "run.sh: /bin/busybox is not static; install busybox-static" >&2
+	exit 1
+fi
+
+kdir=$("$top/tools/kernel/build.sh" --variant "$variant")
+make -s -C "$top" KDIR="$kdir" modules >&2
+make -s -C "$top" KDIR="$kdir" selftests >&2
+
+out="$top/build/vm"
+root="$out/initramfs"
+rm -rf "$root"
+mkdir -p "$root"/{bin,dev,proc,sys,tmp,vhi/selftests}
+cp /bin/busybox "$root/bin/busybox"
+cp "$top"/vhost_iommu.ko "$root/vhi/"
+[ -f "$top/vhost_iommu_kunit.ko" ] && cp "$top/vhost_iommu_kunit.ko" "$root/vhi/"
+cp "$top"/build/selftests/* "$root/vhi/selftests/"
+cp "$top/tools/vm/init" "$root/init"
+echo "$mode" >"$root/vhi/mode"
+chmod +x "$root/init"
+(cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) >"$out/initramfs.cpio.gz"
+
+log="$out/console-$mode.log"
+: >"$log"
+echo "run.sh: booting $(basename "$kdir") ($mode); console log: $log" >&2
+start=$(date +%s)
+set +e
+# The mock IOMMU must own its devices: no vIOMMU, amd_iommu=off.
+timeout -k 10 "$timeout_s" qemu-system-x86_64 \
+	-machine q35 -accel tcg -cpu max -smp 2 -m 2G \
+	-nographic -no-reboot -nodefaults -serial stdio \
+	-kernel "$kdir/arch/x86/boot/bzImage" \
+	-initrd "$out/initramfs.cpio.gz" \
+	-append "console=ttyS0 panic=-1 amd_iommu=off kmemleak=on $append_extra" \
+	</dev/null 2>&1 | tr -d '\r' | tee "$log" |
+	if [ "$mode" = run ]; then sed -n 's/^@@VHI SHOW //p'; else cat >/dev/null; fi
+rc=${PIPESTATUS[0]}
+set -e
+echo "run.sh: VM ran $(($(date +%s) - start)) s" >&2
+
+exec python3 "$top/tools/vm/report.py" --mode "$mode" --qemu-rc "$rc" \
+	--timeout "$timeout_s" "$log"

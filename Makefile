@@ -35,6 +35,7 @@ modules:
 
 selftests: kernel
 	$(MAKE) -C selftests KDIR=$(KDIR)
+	$(MAKE) -C tools KDIR=$(KDIR)
 
 run:
 	@tools/vm/run.sh --mode run --variant $(VARIANT)
@@ -45,6 +46,7 @@ check:
 clean:
 	@if [ -f $(KDIR)/Makefile ]; then $(MAKE) -C $(KDIR) M=$(PWD) clean; fi
 	$(MAKE) -C selftests clean
+	$(MAKE) -C tools clean
 	rm -rf build
 
 help:

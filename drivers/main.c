@@ -3,31 +3,553 @@
  * vhost-iommu: the host side of a virtio-iommu device in the kernel.
  *
  * /dev/vhost-iommu is a misc device; each open file is one device instance
- * driven by one VMM.
+ * driven by one VMM. This file holds the file operations, the ioctl
+ * dispatch, the owner and the worker's lifetime.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/eventfd.h>
+#include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/miscdevice.h>
 #include <linux/module.h>
+#include <linux/sched/mm.h>
+#include <linux/sched/vhost_task.h>
 #include <linux/slab.h>
+#include <linux/uaccess.h>
+#include <linux/version.h>
+#include <linux/vhost.h>
+#include <linux/virtio_config.h>
+#include <linux/virtio_ring.h>
 
 #include "vhost_iommu.h"
+
+#define VHOST_IOMMU_FEATURES					\
+	(BIT_ULL(VIRTIO_F_VERSION_1) |				\
+	 BIT_ULL(VIRTIO_RING_F_INDIRECT_DESC) |			\
+	 BIT_ULL(VIRTIO_RING_F_EVENT_IDX) |			\
+	 BIT_ULL(VIRTIO_IOMMU_F_INPUT_RANGE) |			\
+	 BIT_ULL(VIRTIO_IOMMU_F_DOMAIN_RANGE) |			\
+	 BIT_ULL(VIRTIO_IOMMU_F_MAP_UNMAP) |			\
+	 BIT_ULL(VIRTIO_IOMMU_F_PROBE) |			\
+	 BIT_ULL(VIRTIO_IOMMU_F_MMIO) |				\
+	 BIT_ULL(VIRTIO_IOMMU_F_BYPASS_CONFIG) |		\
+	 BIT_ULL(VIRTIO_IOMMU_F_ATTACH_TABLE) |			\
+	 BIT_ULL(VIRTIO_IOMMU_F_PAGE_REQ))
+
+/* Wake the worker for the request queue. */
+static void vhost_iommu_kick(struct vhost_iommu *vi)
+{
+	struct vhost_task *worker = READ_ONCE(vi->worker);
+
+	set_bit(VHOST_IOMMU_WORK_REQUEST, &vi->work);
+	if (worker)
+		vhost_task_wake(worker);
+}
+
+/* Runs under the eventfd's wait queue lock: no sleeping, no guest access. */
+static int vhost_iommu_kick_wake(wait_queue_entry_t *wait, unsigned int mode,
+				 int sync, void *key)
+{
+	struct vhost_iommu_vq *vq =
+		container_of(wait, struct vhost_iommu_vq, kick_wait);
+
+	if ((key_to_poll(key) & EPOLLIN) &&
+	    vq->index == VHOST_IOMMU_VQ_REQUEST)
+		vhost_iommu_kick(vq->vi);
+	return 0;
+}
+
+static void vhost_iommu_kick_queue(struct file *file, wait_queue_head_t *wqh,
+				   poll_table *pt)
+{
+	struct vhost_iommu_vq *vq =
+		container_of(pt, struct vhost_iommu_vq, kick_pt);
+
+	vq->kick_wqh = wqh;
+	add_wait_queue(wqh, &vq->kick_wait);
+}
+
+static void vhost_iommu_unset_kick(struct vhost_iommu_vq *vq)
+{
+	if (vq->kick_wqh)
+		remove_wait_queue(vq->kick_wqh, &vq->kick_wait);
+	vq->kick_wqh = NULL;
+	if (vq->kick)
+		fput(vq->kick);
+	vq->kick = NULL;
+}
+
+static long vhost_iommu_set_kick(struct vhost_iommu *vi,
+				 struct vhost_iommu_vq *vq, int fd)
+{
+	struct eventfd_ctx *ctx;
+	struct file *file;
+
+	if (fd == VHOST_FILE_UNBIND) {
+		vhost_iommu_unset_kick(vq);
+		return 0;
+	}
+	file = fget(fd);
+	if (!file)
+		return -EBADF;
+	ctx = eventfd_ctx_fileget(file);
+	if (IS_ERR(ctx)) {
+		fput(file);
+		return -EINVAL;
+	}
+	eventfd_ctx_put(ctx);
+
+	vhost_iommu_unset_kick(vq);
+	vq->kick = file;
+	/* Registers kick_wait; a kick already pending starts a pass. */
+	if (vfs_poll(file, &vq->kick_pt) & EPOLLIN &&
+	    vq->index == VHOST_IOMMU_VQ_REQUEST)
+		vhost_iommu_kick(vi);
+	return 0;
+}
+
+static long vhost_iommu_set_eventfd(struct eventfd_ctx **slot, int fd)
+{
+	struct eventfd_ctx *ctx = NULL;
+
+	if (fd != VHOST_FILE_UNBIND) {
+		ctx = eventfd_ctx_fdget(fd);
+		if (IS_ERR(ctx))
+			return PTR_ERR(ctx);
+	}
+	if (*slot)
+		eventfd_ctx_put(*slot);
+	*slot = ctx;
+	return 0;
+}
+
+static void vhost_iommu_reset_vq(struct vhost_iommu_vq *vq)
+{
+	vq->num = 0;
+	vq->desc = 0;
+	vq->avail = 0;
+	vq->used = 0;
+	vq->addr_set = false;
+	vq->last_avail_idx = 0;
+	vq->last_used_idx = 0;
+	vq->signalled_used = 0;
+	vq->broken = false;
+}
+
+static void vhost_iommu_default_config(struct vhost_iommu *vi)
+{
+	vi->config = (struct vhost_iommu_config_state) {
+		.page_size_mask = SZ_4K,
+		.input_end = U64_MAX,
+		.domain_end = U32_MAX,
+	};
+}
+
+/* The virtio device reset: what VHOST_IOMMU_RESET_DEVICE drops. */
+static void vhost_iommu_reset_device(struct vhost_iommu *vi)
+{
+	int i;
+
+	lockdep_assert_held(&vi->mutex);
+	vhost_iommu_drop_pending(vi);
+	vi->features = 0;
+	vi->features_set = false;
+	for (i = 0; i < VHOST_IOMMU_VQ_MAX; i++)
+		vhost_iommu_reset_vq(&vi->vqs[i]);
+}
+
+/*
+ * Stop the worker. It takes the mutex for each pass, so this runs without
+ * it; kicks are unhooked first so nothing wakes a stopped worker.
+ */
+static void vhost_iommu_stop_worker(struct vhost_iommu *vi)
+{
+	struct vhost_task *worker;
+	int i;
+
+	mutex_lock(&vi->mutex);
+	for (i = 0; i < VHOST_IOMMU_VQ_MAX; i++)
+		vhost_iommu_unset_kick(&vi->vqs[i]);
+	worker = vi->worker;
+	WRITE_ONCE(vi->worker, NULL);
+	mutex_unlock(&vi->mutex);
+	if (worker)
+		vhost_task_stop(worker);
+}
+
+/* Everything SET_OWNER and the later ioctls set up; the worker is gone. */
+static void vhost_iommu_drop_owner(struct vhost_iommu *vi)
+{
+	int i;
+
+	lockdep_assert_held(&vi->mutex);
+	vhost_iommu_reset_device(vi);
+	for (i = 0; i < VHOST_IOMMU_VQ_MAX; i++) {
+		struct vhost_iommu_vq *vq = &vi->vqs[i];
+
+		vhost_iommu_unset_kick(vq);
+		vhost_iommu_set_eventfd(&vq->call, VHOST_FILE_UNBIND);
+		vhost_iommu_set_eventfd(&vq->err, VHOST_FILE_UNBIND);
+	}
+	kvfree(vi->mem);
+	vi->mem = NULL;
+	if (vi->owner)
+		mmdrop(vi->owner);
+	vi->owner = NULL;
+	vi->work = 0;
+}
+
+static bool vhost_iommu_work(void *data)
+{
+	struct vhost_iommu *vi = data;
+	bool more;
+
+	/* Entered in TASK_INTERRUPTIBLE: decide from kernel state only. */
+	if (!test_and_clear_bit(VHOST_IOMMU_WORK_REQUEST, &vi->work))
+		return false;
+	__set_current_state(TASK_RUNNING);
+
+	mutex_lock(&vi->mutex);
+	more = vhost_iommu_handle_requests(vi);
+	mutex_unlock(&vi->mutex);
+	if (more) {
+		set_bit(VHOST_IOMMU_WORK_REQUEST, &vi->work);
+		cond_resched();
+	}
+	return true;
+}
+
+#ifdef VHOST_IOMMU_TASK_HAS_KILL
+/* The owner is being killed; release() will clean up. */
+static void vhost_iommu_worker_killed(void *data)
+{
+}
+#endif
+
+static long vhost_iommu_set_owner(struct vhost_iommu *vi)
+{
+	struct vhost_task *worker;
+	char name[TASK_COMM_LEN];
+	long ret = 0;
+
+	mutex_lock(&vi->mutex);
+	if (vi->owner) {
+		ret = -EBUSY;
+		goto out;
+	}
+	snprintf(name, sizeof(name), "vhost-iommu-%d", current->pid);
+#ifdef VHOST_IOMMU_TASK_HAS_KILL
+	worker = vhost_task_create(vhost_iommu_work, vhost_iommu_worker_killed,
+				   vi, name);
+#else
+	worker = vhost_task_create(vhost_iommu_work, vi, name);
+#endif
+	if (IS_ERR_OR_NULL(worker)) {
+		ret = worker ? PTR_ERR(worker) : -ENOMEM;
+		goto out;
+	}
+	vi->owner = current->mm;
+	mmgrab(vi->owner);
+	WRITE_ONCE(vi->worker, worker);
+	vhost_task_start(worker);
+out:
+	mutex_unlock(&vi->mutex);
+	return ret;
+}
+
+static long vhost_iommu_reset_owner(struct vhost_iommu *vi)
+{
+	mutex_lock(&vi->mutex);
+	if (vi->owner != current->mm) {
+		mutex_unlock(&vi->mutex);
+		return -EPERM;
+	}
+	mutex_unlock(&vi->mutex);
+
+	vhost_iommu_stop_worker(vi);
+	mutex_lock(&vi->mutex);
+	vhost_iommu_drop_owner(vi);
+	mutex_unlock(&vi->mutex);
+	return 0;
+}
+
+/**
+ * vhost_iommu_copy_arg() - copy an extensible ioctl struct in
+ * @dst: kernel struct
+ * @ksize: its size
+ * @minsz: size of its first version
+ * @arg: user pointer; the struct starts with its __u32 size
+ * @usize: receives the user's size
+ *
+ * Return: 0; -EINVAL if shorter than @minsz; -E2BIG if longer with
+ * non-zero bytes past what the kernel knows; -EFAULT.
+ */
+int vhost_iommu_copy_arg(void *dst, size_t ksize, size_t minsz,
+			 void __user *arg, u32 *usize)
+{
+	if (get_user(*usize, (u32 __user *)arg))
+		return -EFAULT;
+	if (*usize < minsz)
+		return -EINVAL;
+	return copy_struct_from_user(dst, ksize, arg, *usize);
+}
+
+static long vhost_iommu_set_config(struct vhost_iommu *vi, void __user *arg)
+{
+	struct vhost_iommu_config c;
+	u32 usize;
+	int ret;
+
+	ret = vhost_iommu_copy_arg(&c, sizeof(c),
+				   offsetofend(struct vhost_iommu_config,
+					       __reserved), arg, &usize);
+	if (ret)
+		return ret;
+	if (c.flags || memchr_inv(c.__reserved, 0, sizeof(c.__reserved)))
+		return -EOPNOTSUPP;
+	if (!c.page_size_mask || c.input_end < c.input_start ||
+	    c.domain_end < c.domain_start || c.bypass > 1 ||
+	    c.probe_size > VHOST_IOMMU_MAX_PROBE_SIZE || c.probe_size % 4)
+		return -EINVAL;
+	vi->config = (struct vhost_iommu_config_state) {
+		.page_size_mask = c.page_size_mask,
+		.input_start = c.input_start,
+		.input_end = c.input_end,
+		.domain_start = c.domain_start,
+		.domain_end = c.domain_end,
+		.probe_size = c.probe_size,
+		.bypass = c.bypass,
+	};
+	return 0;
+}
+
+static long vhost_iommu_get_stats(struct vhost_iommu *vi, void __user *arg)
+{
+	struct vhost_iommu_stats s;
+	u32 usize;
+	int ret;
+
+	ret = vhost_iommu_copy_arg(&s, sizeof(s),
+				   offsetofend(struct vhost_iommu_stats,
+					       out_broken), arg, &usize);
+	if (ret)
+		return ret;
+	if (s.flags)
+		return -EOPNOTSUPP;
+	s = vi->stats;
+	s.size = usize;
+	s.flags = 0;
+	if (copy_to_user(arg, &s, min_t(size_t, usize, sizeof(s))))
+		return -EFAULT;
+	return 0;
+}
+
+static long vhost_iommu_set_features(struct vhost_iommu *vi, u64 __user *arg)
+{
+	u64 features;
+	int i;
+
+	if (get_user(features, arg))
+		return -EFAULT;
+	if (features & ~VHOST_IOMMU_FEATURES)
+		return -EOPNOTSUPP;
+	if (!(features & BIT_ULL(VIRTIO_F_VERSION_1)))
+		return -EINVAL;
+	vi->features = features;
+	vi->features_set = true;
+	for (i = 0; i < VHOST_IOMMU_VQ_MAX; i++) {
+		vi->vqs[i].event_idx =
+			features & BIT_ULL(VIRTIO_RING_F_EVENT_IDX);
+		vi->vqs[i].indirect =
+			features & BIT_ULL(VIRTIO_RING_F_INDIRECT_DESC);
+	}
+	return 0;
+}
+
+static long vhost_iommu_vring_ioctl(struct vhost_iommu *vi, unsigned int cmd,
+				    void __user *arg)
+{
+	struct vhost_vring_state s;
+	struct vhost_vring_addr a;
+	struct vhost_vring_file f;
+	struct vhost_iommu_vq *vq;
+	u32 index;
+
+	if (get_user(index, (u32 __user *)arg))
+		return -EFAULT;
+	if (index >= VHOST_IOMMU_VQ_MAX)
+		return -ENOBUFS;
+	vq = &vi->vqs[index];
+
+	switch (cmd) {
+	case VHOST_SET_VRING_NUM:
+		if (copy_from_user(&s, arg, sizeof(s)))
+			return -EFAULT;
+		if (!s.num || s.num > VHOST_IOMMU_MAX_VRING_NUM ||
+		    (s.num & (s.num - 1)))
+			return -EINVAL;
+		vq->num = s.num;
+		return 0;
+	case VHOST_SET_VRING_ADDR:
+		if (copy_from_user(&a, arg, sizeof(a)))
+			return -EFAULT;
+		if (a.flags)
+			return -EOPNOTSUPP;
+		if ((a.desc_user_addr & 15) || (a.avail_user_addr & 1) ||
+		    (a.used_user_addr & 3))
+			return -EINVAL;
+		vq->desc = a.desc_user_addr;
+		vq->avail = a.avail_user_addr;
+		vq->used = a.used_user_addr;
+		vq->addr_set = true;
+		return 0;
+	case VHOST_SET_VRING_BASE:
+		if (copy_from_user(&s, arg, sizeof(s)))
+			return -EFAULT;
+		if (s.num > 0xffff)
+			return -EINVAL;
+		/* A fresh start: nothing in flight, not broken. */
+		if (index == VHOST_IOMMU_VQ_REQUEST)
+			vhost_iommu_drop_pending(vi);
+		vq->last_avail_idx = s.num;
+		vq->last_used_idx = s.num;
+		vq->signalled_used = s.num;
+		vq->broken = false;
+		return 0;
+	case VHOST_GET_VRING_BASE:
+		s.index = index;
+		s.num = vq->last_avail_idx;
+		return copy_to_user(arg, &s, sizeof(s)) ? -EFAULT : 0;
+	}
+
+	if (copy_from_user(&f, arg, sizeof(f)))
+		return -EFAULT;
+	switch (cmd) {
+	case VHOST_SET_VRING_KICK:
+		return vhost_iommu_set_kick(vi, vq, f.fd);
+	case VHOST_SET_VRING_CALL:
+		return vhost_iommu_set_eventfd(&vq->call, f.fd);
+	default:
+		return vhost_iommu_set_eventfd(&vq->err, f.fd);
+	}
+}
+
+static long vhost_iommu_owner_ioctl(struct vhost_iommu *vi, unsigned int cmd,
+				    void __user *arg)
+{
+	u64 backend;
+
+	switch (cmd) {
+	case VHOST_SET_FEATURES:
+		return vhost_iommu_set_features(vi, arg);
+	case VHOST_SET_BACKEND_FEATURES:
+		if (get_user(backend, (u64 __user *)arg))
+			return -EFAULT;
+		return backend ? -EOPNOTSUPP : 0;
+	case VHOST_SET_MEM_TABLE:
+		return vhost_iommu_set_mem_table(vi, arg);
+	case VHOST_SET_VRING_NUM:
+	case VHOST_SET_VRING_ADDR:
+	case VHOST_SET_VRING_BASE:
+	case VHOST_GET_VRING_BASE:
+	case VHOST_SET_VRING_KICK:
+	case VHOST_SET_VRING_CALL:
+	case VHOST_SET_VRING_ERR:
+		return vhost_iommu_vring_ioctl(vi, cmd, arg);
+	case VHOST_IOMMU_SET_CONFIG:
+		return vhost_iommu_set_config(vi, arg);
+	case VHOST_IOMMU_GET_REQUEST:
+		return vhost_iommu_get_request(vi, arg);
+	case VHOST_IOMMU_COMPLETE_REQUEST:
+		return vhost_iommu_complete_request(vi, arg);
+	case VHOST_IOMMU_RESET_DEVICE:
+		vhost_iommu_reset_device(vi);
+		return 0;
+	case VHOST_IOMMU_GET_STATS:
+		return vhost_iommu_get_stats(vi, arg);
+	default:
+		return -ENOIOCTLCMD;
+	}
+}
+
+static long vhost_iommu_ioctl(struct file *file, unsigned int cmd,
+			      unsigned long arg)
+{
+	struct vhost_iommu *vi = file->private_data;
+	void __user *argp = (void __user *)arg;
+	long ret;
+
+	switch (cmd) {
+	case VHOST_GET_FEATURES:
+		return put_user(VHOST_IOMMU_FEATURES, (u64 __user *)argp);
+	case VHOST_GET_BACKEND_FEATURES:
+		return put_user(0ULL, (u64 __user *)argp);
+	case VHOST_SET_OWNER:
+		return vhost_iommu_set_owner(vi);
+	case VHOST_RESET_OWNER:
+		return vhost_iommu_reset_owner(vi);
+	}
+
+	mutex_lock(&vi->mutex);
+	if (!vi->owner || vi->owner != current->mm)
+		ret = -EPERM;
+	else
+		ret = vhost_iommu_owner_ioctl(vi, cmd, argp);
+	/* Ring changes, completions and resets may let the queue go on. */
+	if (!ret && cmd != VHOST_IOMMU_GET_STATS &&
+	    cmd != VHOST_IOMMU_GET_REQUEST)
+		vhost_iommu_kick(vi);
+	mutex_unlock(&vi->mutex);
+	return ret;
+}
+
+static __poll_t vhost_iommu_poll(struct file *file, poll_table *wait)
+{
+	struct vhost_iommu *vi = file->private_data;
+
+	poll_wait(file, &vi->poll_wq, wait);
+	return READ_ONCE(vi->pending.cookie) ? EPOLLIN | EPOLLRDNORM : 0;
+}
 
 static int vhost_iommu_open(struct inode *inode, struct file *file)
 {
 	struct vhost_iommu *vi;
+	int i;
 
-	vi = kzalloc(sizeof(*vi), GFP_KERNEL_ACCOUNT);
+	vi = kvzalloc(sizeof(*vi), GFP_KERNEL_ACCOUNT);
 	if (!vi)
 		return -ENOMEM;
+	mutex_init(&vi->mutex);
+	init_waitqueue_head(&vi->poll_wq);
+	for (i = 0; i < VHOST_IOMMU_VQ_MAX; i++) {
+		struct vhost_iommu_vq *vq = &vi->vqs[i];
+
+		vq->vi = vi;
+		vq->index = i;
+		init_waitqueue_func_entry(&vq->kick_wait,
+					  vhost_iommu_kick_wake);
+		init_poll_funcptr(&vq->kick_pt, vhost_iommu_kick_queue);
+	}
+	vhost_iommu_default_config(vi);
 	file->private_data = vi;
 	return stream_open(inode, file);
 }
 
+/*
+ * May run in any process, or after the owner's mm is gone: it never
+ * touches guest memory. A pending slow-path request is dropped.
+ */
 static int vhost_iommu_release(struct inode *inode, struct file *file)
 {
-	kfree(file->private_data);
+	struct vhost_iommu *vi = file->private_data;
+
+	vhost_iommu_stop_worker(vi);
+	mutex_lock(&vi->mutex);
+	vhost_iommu_drop_owner(vi);
+	mutex_unlock(&vi->mutex);
+	mutex_destroy(&vi->mutex);
+	kvfree(vi);
 	return 0;
 }
 
@@ -35,6 +557,9 @@ static const struct file_operations vhost_iommu_fops = {
 	.owner = THIS_MODULE,
 	.open = vhost_iommu_open,
 	.release = vhost_iommu_release,
+	.unlocked_ioctl = vhost_iommu_ioctl,
+	.compat_ioctl = compat_ptr_ioctl,
+	.poll = vhost_iommu_poll,
 };
 
 static struct miscdevice vhost_iommu_misc = {

@@ -7,8 +7,10 @@
 #include <linux/bits.h>
 #include <linux/build_bug.h>
 #include <linux/errno.h>
+#include <linux/eventfd.h>
 #include <linux/export.h>
 #include <linux/stddef.h>
+#include <linux/string.h>
 #include <kunit/visibility.h>
 
 #include "vhost_iommu.h"
@@ -88,3 +90,288 @@ int vhost_iommu_req_layout(u8 type, u64 features, u32 probe_size,
 	return 0;
 }
 EXPORT_SYMBOL_IF_KUNIT(vhost_iommu_req_layout);
+
+static bool vhost_iommu_domain_ok(u32 domain, u64 features,
+				  const struct vhost_iommu_config_state *c)
+{
+	if (!(features & BIT_ULL(VIRTIO_IOMMU_F_DOMAIN_RANGE)))
+		return true;
+	return domain >= c->domain_start && domain <= c->domain_end;
+}
+
+static int vhost_iommu_check_map(const struct virtio_iommu_req_map *r,
+				 u64 features,
+				 const struct vhost_iommu_config_state *c)
+{
+	u32 valid = VIRTIO_IOMMU_MAP_F_READ | VIRTIO_IOMMU_MAP_F_WRITE;
+	u64 start = le64_to_cpu(r->virt_start);
+	u64 end = le64_to_cpu(r->virt_end);
+	u64 phys = le64_to_cpu(r->phys_start);
+	u64 granule = c->page_size_mask & -c->page_size_mask;
+
+	if (features & BIT_ULL(VIRTIO_IOMMU_F_MMIO))
+		valid |= VIRTIO_IOMMU_MAP_F_MMIO;
+	if (le32_to_cpu(r->flags) & ~valid)
+		return VIRTIO_IOMMU_S_INVAL;
+	if (!vhost_iommu_domain_ok(le32_to_cpu(r->domain), features, c))
+		return VIRTIO_IOMMU_S_RANGE;
+	if (end < start)
+		return VIRTIO_IOMMU_S_INVAL;
+	/* end + 1 wraps to 0 for a range ending at the top: aligned. */
+	if ((start | phys | (end + 1)) & (granule - 1))
+		return VIRTIO_IOMMU_S_RANGE;
+	if ((features & BIT_ULL(VIRTIO_IOMMU_F_INPUT_RANGE)) &&
+	    (start < c->input_start || end > c->input_end))
+		return VIRTIO_IOMMU_S_RANGE;
+	return VHOST_IOMMU_TO_VMM;
+}
+
+/**
+ * vhost_iommu_req_check() - what the device can decide without the VMM
+ * @type: request type, whose layout was checked
+ * @req: the device-readable part of the request
+ * @features: negotiated virtio features
+ * @config: the config space as presented to the guest
+ *
+ * Return: a VIRTIO_IOMMU_S_* status to complete the request with, or
+ * %VHOST_IOMMU_TO_VMM to hand it to the VMM.
+ */
+int vhost_iommu_req_check(u8 type, const void *req, u64 features,
+			  const struct vhost_iommu_config_state *config)
+{
+	switch (type) {
+	case VIRTIO_IOMMU_T_ATTACH: {
+		const struct virtio_iommu_req_attach *r = req;
+		u32 valid = 0;
+
+		if (features & BIT_ULL(VIRTIO_IOMMU_F_BYPASS_CONFIG))
+			valid |= VIRTIO_IOMMU_ATTACH_F_BYPASS;
+		if (memchr_inv(r->reserved, 0, sizeof(r->reserved)) ||
+		    (le32_to_cpu(r->flags) & ~valid))
+			return VIRTIO_IOMMU_S_INVAL;
+		if (!vhost_iommu_domain_ok(le32_to_cpu(r->domain), features,
+					   config))
+			return VIRTIO_IOMMU_S_RANGE;
+		return VHOST_IOMMU_TO_VMM;
+	}
+	case VIRTIO_IOMMU_T_DETACH:
+	case VIRTIO_IOMMU_T_PROBE:
+		/* The spec has the device ignore their reserved fields. */
+		return VHOST_IOMMU_TO_VMM;
+	case VIRTIO_IOMMU_T_MAP:
+		return vhost_iommu_check_map(req, features, config);
+	case VIRTIO_IOMMU_T_UNMAP: {
+		const struct virtio_iommu_req_unmap *r = req;
+
+		if (memchr_inv(r->reserved, 0, sizeof(r->reserved)) ||
+		    le64_to_cpu(r->virt_end) < le64_to_cpu(r->virt_start))
+			return VIRTIO_IOMMU_S_INVAL;
+		if (!vhost_iommu_domain_ok(le32_to_cpu(r->domain), features,
+					   config))
+			return VIRTIO_IOMMU_S_RANGE;
+		return VHOST_IOMMU_TO_VMM;
+	}
+	case VIRTIO_IOMMU_T_ATTACH_TABLE: {
+		const struct virtio_iommu_req_attach_table *r = req;
+
+		if (!vhost_iommu_domain_ok(le32_to_cpu(r->domain), features,
+					   config))
+			return VIRTIO_IOMMU_S_RANGE;
+		return VHOST_IOMMU_TO_VMM;
+	}
+	case VIRTIO_IOMMU_T_INVALIDATE: {
+		const struct virtio_iommu_req_invalidate *r = req;
+
+		if (memchr_inv(r->reserved, 0, sizeof(r->reserved)))
+			return VIRTIO_IOMMU_S_INVAL;
+		/* No domain is bound to a host object yet. */
+		return VIRTIO_IOMMU_S_NOENT;
+	}
+	case VIRTIO_IOMMU_T_PAGE_RESP: {
+		const struct virtio_iommu_req_page_resp *r = req;
+
+		if (memchr_inv(r->reserved, 0, sizeof(r->reserved)))
+			return VIRTIO_IOMMU_S_INVAL;
+		/* No page request is outstanding yet: nothing matches. */
+		return VIRTIO_IOMMU_S_INVAL;
+	}
+	}
+	WARN_ON_ONCE(1);
+	return VIRTIO_IOMMU_S_DEVERR;
+}
+EXPORT_SYMBOL_IF_KUNIT(vhost_iommu_req_check);
+
+/**
+ * vhost_iommu_vq_mark_broken() - stop using a corrupt queue
+ * @vi: the device
+ * @vq: the queue
+ *
+ * The queue is not read again until the VMM sets its base or resets the
+ * device; the VMM learns of it through the err eventfd.
+ */
+void vhost_iommu_vq_mark_broken(struct vhost_iommu *vi,
+				struct vhost_iommu_vq *vq)
+{
+	lockdep_assert_held(&vi->mutex);
+	if (vq->broken)
+		return;
+	vq->broken = true;
+	vi->stats.out_broken++;
+	pr_debug("queue %u broken\n", vq->index);
+	if (vq->err)
+		eventfd_signal(vq->err);
+}
+
+/**
+ * vhost_iommu_vq_signal() - interrupt the guest if it wants one
+ * @vq: the queue
+ */
+void vhost_iommu_vq_signal(struct vhost_iommu_vq *vq)
+{
+	u16 old = vq->signalled_used;
+
+	vq->signalled_used = vq->last_used_idx;
+	if (vq->call && vhost_iommu_vq_need_signal(vq, old))
+		eventfd_signal(vq->call);
+}
+
+/**
+ * vhost_iommu_complete() - write a status and publish the used entry
+ * @vi: the device
+ * @head: the chain's head
+ * @chain: the chain
+ * @status: VIRTIO_IOMMU_S_*
+ *
+ * The tail is the last 4 bytes of the writable part and the used length is
+ * the whole writable size, which is what the Linux driver checks.
+ *
+ * Return: 0, or -EFAULT if guest memory could not be written (the queue is
+ * then broken).
+ */
+int vhost_iommu_complete(struct vhost_iommu *vi, u16 head,
+			 const struct vhost_iommu_chain *chain, u8 status)
+{
+	struct vhost_iommu_vq *vq = &vi->vqs[VHOST_IOMMU_VQ_REQUEST];
+	struct virtio_iommu_req_tail tail = { .status = status };
+
+	lockdep_assert_held(&vi->mutex);
+	if (vhost_iommu_chain_copy(chain, true, chain->out_len - sizeof(tail),
+				   &tail, sizeof(tail))) {
+		vhost_iommu_vq_add_used(vq, head, 0);
+		vhost_iommu_vq_mark_broken(vi, vq);
+		return -EFAULT;
+	}
+	if (vhost_iommu_vq_add_used(vq, head, chain->out_len)) {
+		vhost_iommu_vq_mark_broken(vi, vq);
+		return -EFAULT;
+	}
+	vi->stats.out_requests++;
+	return 0;
+}
+
+/* Used length 0, nothing written: what the spec asks for an unparsable request. */
+static void vhost_iommu_complete_empty(struct vhost_iommu *vi, u16 head)
+{
+	struct vhost_iommu_vq *vq = &vi->vqs[VHOST_IOMMU_VQ_REQUEST];
+
+	if (vhost_iommu_vq_add_used(vq, head, 0)) {
+		vhost_iommu_vq_mark_broken(vi, vq);
+		return;
+	}
+	vi->stats.out_malformed++;
+	vi->stats.out_requests++;
+}
+
+static void vhost_iommu_handle_one(struct vhost_iommu *vi,
+				   struct vhost_iommu_chain *chain)
+{
+	struct vhost_iommu_req_layout layout;
+	u8 buf[VHOST_IOMMU_MAX_READABLE];
+	struct virtio_iommu_req_head *head = (void *)buf;
+	int status;
+
+	if (chain->in_len < sizeof(*head) ||
+	    chain->out_len < sizeof(struct virtio_iommu_req_tail))
+		goto empty;
+	if (vhost_iommu_chain_copy(chain, false, 0, head, sizeof(*head)))
+		goto fault;
+	if (vhost_iommu_req_layout(head->type, vi->features,
+				   vi->config.probe_size, &layout) ||
+	    chain->in_len < layout.readable)
+		goto empty;
+	if (vhost_iommu_chain_copy(chain, false, 0, buf, layout.readable))
+		goto fault;
+
+	/* Only PROBE has a writable part larger than the tail. */
+	if (chain->out_len < layout.writable)
+		status = VIRTIO_IOMMU_S_INVAL;
+	else
+		status = vhost_iommu_req_check(head->type, buf, vi->features,
+					       &vi->config);
+	if (status == VHOST_IOMMU_TO_VMM) {
+		vi->stats.out_slow_path++;
+		vhost_iommu_park(vi, head->type, buf, layout.readable, chain);
+		return;
+	}
+	if (status != VIRTIO_IOMMU_S_OK)
+		vi->stats.out_rejected++;
+	vhost_iommu_complete(vi, chain->head, chain, status);
+	return;
+empty:
+	vhost_iommu_complete_empty(vi, chain->head);
+	return;
+fault:
+	vhost_iommu_vq_add_used(&vi->vqs[VHOST_IOMMU_VQ_REQUEST], chain->head,
+				0);
+	vhost_iommu_vq_mark_broken(vi, &vi->vqs[VHOST_IOMMU_VQ_REQUEST]);
+}
+
+static bool vhost_iommu_vq_ready(struct vhost_iommu *vi,
+				 struct vhost_iommu_vq *vq)
+{
+	return vi->features_set && vq->num && vq->addr_set && vq->kick &&
+	       !vq->broken;
+}
+
+/**
+ * vhost_iommu_handle_requests() - one pass of the worker over the requestq
+ * @vi: the device, mutex held
+ *
+ * Takes requests in ring order until the ring is empty, a request waits
+ * for the VMM, the queue breaks or the weight is used up.
+ *
+ * Return: true if requests remain and another pass is due.
+ */
+bool vhost_iommu_handle_requests(struct vhost_iommu *vi)
+{
+	struct vhost_iommu_vq *vq = &vi->vqs[VHOST_IOMMU_VQ_REQUEST];
+	bool more = false;
+	unsigned int n;
+	int ret;
+
+	lockdep_assert_held(&vi->mutex);
+	for (n = 0; vhost_iommu_vq_ready(vi, vq) && !vi->pending.cookie; n++) {
+		if (n == VHOST_IOMMU_WEIGHT) {
+			more = true;
+			break;
+		}
+		ret = vhost_iommu_vq_get_chain(vq, vi->mem, &vi->chain);
+		if (ret == -ENOENT) {
+			if (vhost_iommu_vq_enable_notify(vq))
+				continue;
+			break;
+		}
+		if (ret == -EBADMSG) {
+			vhost_iommu_vq_add_used(vq, vi->chain.head, 0);
+			vhost_iommu_vq_mark_broken(vi, vq);
+			break;
+		}
+		if (ret) {
+			vhost_iommu_vq_mark_broken(vi, vq);
+			break;
+		}
+		vhost_iommu_handle_one(vi, &vi->chain);
+	}
+	vhost_iommu_vq_signal(vq);
+	return more;
+}

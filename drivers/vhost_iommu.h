@@ -1,23 +1,190 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * vhost-iommu private definitions.
+ *
+ * Locking: one mutex per device, vhost_iommu.mutex, serializes the VMM's
+ * ioctls and the worker's passes over the rings, so the ring state, the
+ * memory table, the pending slow-path request and the eventfds never change
+ * under a pass. The kick wake-up callback runs under the eventfd's wait
+ * queue lock and only sets a bit and wakes the worker. Nothing sleeps
+ * while waiting for the VMM: a slow-path request parks the request queue
+ * and the COMPLETE ioctl finishes it and restarts the queue.
  */
 #ifndef _VHOST_IOMMU_H
 #define _VHOST_IOMMU_H
 
+#include <linux/mutex.h>
+#include <linux/poll.h>
 #include <linux/types.h>
 #include <linux/virtio_iommu.h>
 #include <linux/vhost_iommu.h>
+#include <linux/wait.h>
+
+struct eventfd_ctx;
+struct file;
+struct mm_struct;
+struct vhost_task;
+
+/* Descriptors walked per chain; more is a loop or a corrupt ring. */
+#define VHOST_IOMMU_MAX_DESCS	64
+/* Host-virtual pieces per chain (a buffer may span memory regions). */
+#define VHOST_IOMMU_MAX_SEGS	(VHOST_IOMMU_MAX_DESCS + 8)
+/* Requests handled per wake-up before yielding. */
+#define VHOST_IOMMU_WEIGHT	256
+/* Largest device-readable part of any request type (ATTACH_TABLE). */
+#define VHOST_IOMMU_MAX_READABLE	128
+
+struct vhost_iommu_mem_region {
+	u64 gpa;
+	u64 size;
+	u64 hva;
+};
+
+struct vhost_iommu_mem {
+	u32 nregions;
+	struct vhost_iommu_mem_region regions[] __counted_by(nregions);
+};
+
+struct vhost_iommu_seg {
+	u64 hva;
+	u32 len;
+};
+
+/**
+ * struct vhost_iommu_chain - a descriptor chain taken from the ring
+ * @head: head descriptor index, the used entry's id
+ * @nr_in: device-readable pieces, @segs[0 .. nr_in)
+ * @nr_out: device-writable pieces, following them
+ * @in_len: device-readable bytes
+ * @out_len: device-writable bytes
+ * @segs: the pieces, host-virtual
+ */
+struct vhost_iommu_chain {
+	u16 head;
+	u32 nr_in;
+	u32 nr_out;
+	u32 in_len;
+	u32 out_len;
+	struct vhost_iommu_seg segs[VHOST_IOMMU_MAX_SEGS];
+};
+
+/**
+ * struct vhost_iommu_vq - one split virtqueue
+ * @num: queue size, a power of two; 0 until set
+ * @desc: descriptor table, VMM virtual address
+ * @avail: available ring, VMM virtual address
+ * @used: used ring, VMM virtual address
+ * @addr_set: @desc, @avail and @used were set
+ * @last_avail_idx: next available entry to take
+ * @last_used_idx: next used entry to publish
+ * @signalled_used: used index when the guest was last signalled
+ * @event_idx: VIRTIO_RING_F_EVENT_IDX negotiated
+ * @indirect: VIRTIO_RING_F_INDIRECT_DESC negotiated
+ * @broken: found corrupt; not read again until reset
+ * @kick: kick eventfd file, or NULL
+ * @kick_wqh: the wait queue @kick_wait is on
+ * @kick_wait: our entry on the kick eventfd's wait queue
+ * @kick_pt: poll table used to find @kick_wqh
+ * @call: call eventfd, or NULL
+ * @err: err eventfd, or NULL
+ * @vi: the device
+ * @index: queue index
+ */
+struct vhost_iommu_vq {
+	u32 num;
+	u64 desc;
+	u64 avail;
+	u64 used;
+	bool addr_set;
+	u16 last_avail_idx;
+	u16 last_used_idx;
+	u16 signalled_used;
+	bool event_idx;
+	bool indirect;
+	bool broken;
+	struct file *kick;
+	wait_queue_head_t *kick_wqh;
+	wait_queue_entry_t kick_wait;
+	poll_table kick_pt;
+	struct eventfd_ctx *call;
+	struct eventfd_ctx *err;
+	struct vhost_iommu *vi;
+	unsigned int index;
+};
+
+/**
+ * struct vhost_iommu_pending - the request parked for the VMM
+ * @cookie: identifies it in GET/COMPLETE; 0 when none is pending
+ * @type: request type
+ * @readable: bytes of @buf
+ * @buf: the device-readable part
+ * @chain: where to write the answer
+ */
+struct vhost_iommu_pending {
+	u64 cookie;
+	u8 type;
+	u32 readable;
+	u8 buf[VHOST_IOMMU_MAX_READABLE];
+	struct vhost_iommu_chain chain;
+};
+
+/**
+ * struct vhost_iommu_config_state - what the guest's config space says
+ * @page_size_mask: page_size_mask
+ * @input_start: input_range.start
+ * @input_end: input_range.end
+ * @domain_start: domain_range.start
+ * @domain_end: domain_range.end
+ * @probe_size: probe_size
+ * @bypass: bypass
+ */
+struct vhost_iommu_config_state {
+	u64 page_size_mask;
+	u64 input_start;
+	u64 input_end;
+	u32 domain_start;
+	u32 domain_end;
+	u32 probe_size;
+	u8 bypass;
+};
+
+/* Work bits, set by wake-ups and consumed by the worker. */
+enum {
+	VHOST_IOMMU_WORK_REQUEST,
+};
 
 /**
  * struct vhost_iommu - one open instance of /dev/vhost-iommu
- *
- * Each open file is an independent device: nothing is shared between
- * instances.
+ * @mutex: serializes everything below but @work and @poll_wq
+ * @owner: the owner's mm (grabbed, not pinned); NULL until SET_OWNER
+ * @worker: the worker thread, in the owner's process
+ * @work: VHOST_IOMMU_WORK_* bits
+ * @features: negotiated virtio features
+ * @features_set: VHOST_SET_FEATURES was called
+ * @mem: memory table, or NULL
+ * @config: the config space as the VMM presents it
+ * @vqs: request queue and event queue
+ * @chain: scratch chain for the worker's pass
+ * @pending: the slow-path request waiting for the VMM
+ * @next_cookie: cookie of the next slow-path request
+ * @poll_wq: woken when a slow-path request is parked
+ * @stats: counters reported by VHOST_IOMMU_GET_STATS
  */
 struct vhost_iommu {
-	/* Placeholder until the device state lands; keeps the struct non-empty. */
-	u32 unused;
+	struct mutex mutex;	/* see the top of this file */
+	struct mm_struct *owner;
+	struct vhost_task *worker;
+	unsigned long work;
+	u64 features;
+	bool features_set;
+	struct vhost_iommu_mem *mem;
+	struct vhost_iommu_config_state config;
+	struct vhost_iommu_vq vqs[VHOST_IOMMU_VQ_MAX];
+	struct vhost_iommu_chain chain;
+	struct vhost_iommu_pending pending;
+	u64 next_cookie;
+	wait_queue_head_t poll_wq;
+	struct vhost_iommu_stats stats;
 };
 
 /**
@@ -30,7 +197,43 @@ struct vhost_iommu_req_layout {
 	u32 writable;
 };
 
+/* Checking a request returns a status, or this to hand it to the VMM. */
+#define VHOST_IOMMU_TO_VMM	0x100
+
+/* main.c */
+int vhost_iommu_copy_arg(void *dst, size_t ksize, size_t minsz,
+			 void __user *arg, u32 *usize);
+
+/* request.c */
 int vhost_iommu_req_layout(u8 type, u64 features, u32 probe_size,
 			   struct vhost_iommu_req_layout *layout);
+int vhost_iommu_req_check(u8 type, const void *req, u64 features,
+			  const struct vhost_iommu_config_state *config);
+bool vhost_iommu_handle_requests(struct vhost_iommu *vi);
+int vhost_iommu_complete(struct vhost_iommu *vi, u16 head,
+			 const struct vhost_iommu_chain *chain, u8 status);
+void vhost_iommu_vq_mark_broken(struct vhost_iommu *vi,
+				struct vhost_iommu_vq *vq);
+void vhost_iommu_vq_signal(struct vhost_iommu_vq *vq);
+
+/* slowpath.c */
+void vhost_iommu_park(struct vhost_iommu *vi, u8 type, const void *buf,
+		      u32 readable, const struct vhost_iommu_chain *chain);
+void vhost_iommu_drop_pending(struct vhost_iommu *vi);
+long vhost_iommu_get_request(struct vhost_iommu *vi, void __user *arg);
+long vhost_iommu_complete_request(struct vhost_iommu *vi, void __user *arg);
+
+/* vring.c */
+int vhost_iommu_translate(const struct vhost_iommu_mem *mem, u64 gpa, u32 len,
+			  struct vhost_iommu_seg *segs, unsigned int max);
+int vhost_iommu_chain_copy(const struct vhost_iommu_chain *chain, bool write,
+			   u32 offset, void *buf, u32 len);
+int vhost_iommu_vq_get_chain(struct vhost_iommu_vq *vq,
+			     const struct vhost_iommu_mem *mem,
+			     struct vhost_iommu_chain *chain);
+int vhost_iommu_vq_add_used(struct vhost_iommu_vq *vq, u16 head, u32 len);
+bool vhost_iommu_vq_need_signal(struct vhost_iommu_vq *vq, u16 old);
+bool vhost_iommu_vq_enable_notify(struct vhost_iommu_vq *vq);
+long vhost_iommu_set_mem_table(struct vhost_iommu *vi, void __user *arg);
 
 #endif /* _VHOST_IOMMU_H */

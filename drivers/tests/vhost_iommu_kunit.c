@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * KUnit suite vhost_iommu: request framing.
+ * KUnit suite vhost_iommu: request framing, the checks the device makes
+ * without the VMM, and guest address translation.
  */
 #include <kunit/test.h>
 #include <linux/bits.h>
+#include <linux/sizes.h>
 #include <linux/module.h>
 
 #include "../vhost_iommu.h"
@@ -111,11 +113,216 @@ static void vhost_iommu_layout_feature_gated(struct kunit *test)
 							0, 0, &l));
 }
 
+static const struct vhost_iommu_config_state test_config = {
+	.page_size_mask = SZ_4K | SZ_2M,
+	.input_start = SZ_1M,
+	.input_end = SZ_4G - 1,
+	.domain_start = 1,
+	.domain_end = 100,
+	.probe_size = 512,
+};
+
+#define RANGES (BIT_ULL(VIRTIO_IOMMU_F_INPUT_RANGE) |	\
+		BIT_ULL(VIRTIO_IOMMU_F_DOMAIN_RANGE))
+
+static int check(u8 type, const void *req, u64 features)
+{
+	return vhost_iommu_req_check(type, req, features, &test_config);
+}
+
+static void vhost_iommu_check_attach(struct kunit *test)
+{
+	struct virtio_iommu_req_attach r = {
+		.domain = cpu_to_le32(5),
+		.endpoint = cpu_to_le32(8),
+	};
+	u64 f = RANGES;
+
+	KUNIT_EXPECT_EQ(test, VHOST_IOMMU_TO_VMM,
+			check(VIRTIO_IOMMU_T_ATTACH, &r, f));
+	r.reserved[3] = 1;
+	KUNIT_EXPECT_EQ(test, VIRTIO_IOMMU_S_INVAL,
+			check(VIRTIO_IOMMU_T_ATTACH, &r, f));
+	r.reserved[3] = 0;
+	r.flags = cpu_to_le32(VIRTIO_IOMMU_ATTACH_F_BYPASS);
+	/* BYPASS is a known flag only with BYPASS_CONFIG. */
+	KUNIT_EXPECT_EQ(test, VIRTIO_IOMMU_S_INVAL,
+			check(VIRTIO_IOMMU_T_ATTACH, &r, f));
+	KUNIT_EXPECT_EQ(test, VHOST_IOMMU_TO_VMM,
+			check(VIRTIO_IOMMU_T_ATTACH, &r,
+			      f | BIT_ULL(VIRTIO_IOMMU_F_BYPASS_CONFIG)));
+	r.flags = cpu_to_le32(BIT(1));
+	KUNIT_EXPECT_EQ(test, VIRTIO_IOMMU_S_INVAL,
+			check(VIRTIO_IOMMU_T_ATTACH, &r,
+			      f | BIT_ULL(VIRTIO_IOMMU_F_BYPASS_CONFIG)));
+	r.flags = 0;
+	r.domain = cpu_to_le32(101);
+	KUNIT_EXPECT_EQ(test, VIRTIO_IOMMU_S_RANGE,
+			check(VIRTIO_IOMMU_T_ATTACH, &r, f));
+	r.domain = 0;
+	KUNIT_EXPECT_EQ(test, VIRTIO_IOMMU_S_RANGE,
+			check(VIRTIO_IOMMU_T_ATTACH, &r, f));
+	/* Without DOMAIN_RANGE any domain is valid, 0 included. */
+	KUNIT_EXPECT_EQ(test, VHOST_IOMMU_TO_VMM,
+			check(VIRTIO_IOMMU_T_ATTACH, &r, 0));
+}
+
+static void vhost_iommu_check_map(struct kunit *test)
+{
+	struct virtio_iommu_req_map r = {
+		.domain = cpu_to_le32(1),
+		.virt_start = cpu_to_le64(SZ_2M),
+		.virt_end = cpu_to_le64(SZ_2M + SZ_8K - 1),
+		.phys_start = cpu_to_le64(SZ_1G),
+		.flags = cpu_to_le32(VIRTIO_IOMMU_MAP_F_READ |
+				     VIRTIO_IOMMU_MAP_F_WRITE),
+	};
+	u64 f = RANGES;
+
+	KUNIT_EXPECT_EQ(test, VHOST_IOMMU_TO_VMM,
+			check(VIRTIO_IOMMU_T_MAP, &r, f));
+	r.flags |= cpu_to_le32(VIRTIO_IOMMU_MAP_F_MMIO);
+	KUNIT_EXPECT_EQ(test, VIRTIO_IOMMU_S_INVAL,
+			check(VIRTIO_IOMMU_T_MAP, &r, f));
+	KUNIT_EXPECT_EQ(test, VHOST_IOMMU_TO_VMM,
+			check(VIRTIO_IOMMU_T_MAP, &r,
+			      f | BIT_ULL(VIRTIO_IOMMU_F_MMIO)));
+	r.flags = cpu_to_le32(BIT(3));
+	KUNIT_EXPECT_EQ(test, VIRTIO_IOMMU_S_INVAL,
+			check(VIRTIO_IOMMU_T_MAP, &r, f));
+	r.flags = cpu_to_le32(VIRTIO_IOMMU_MAP_F_READ);
+
+	/* The granule is the lowest bit of page_size_mask: 4 KiB here. */
+	r.virt_start = cpu_to_le64(SZ_2M + 512);
+	KUNIT_EXPECT_EQ(test, VIRTIO_IOMMU_S_RANGE,
+			check(VIRTIO_IOMMU_T_MAP, &r, f));
+	r.virt_start = cpu_to_le64(SZ_2M);
+	r.phys_start = cpu_to_le64(SZ_1G + 1);
+	KUNIT_EXPECT_EQ(test, VIRTIO_IOMMU_S_RANGE,
+			check(VIRTIO_IOMMU_T_MAP, &r, f));
+	r.phys_start = cpu_to_le64(SZ_1G);
+	r.virt_end = cpu_to_le64(SZ_2M + SZ_8K);
+	KUNIT_EXPECT_EQ(test, VIRTIO_IOMMU_S_RANGE,
+			check(VIRTIO_IOMMU_T_MAP, &r, f));
+	r.virt_end = cpu_to_le64(SZ_2M - 1);
+	KUNIT_EXPECT_EQ(test, VIRTIO_IOMMU_S_INVAL,
+			check(VIRTIO_IOMMU_T_MAP, &r, f));
+
+	/* Input range, only when negotiated. */
+	r.virt_start = cpu_to_le64(0);
+	r.virt_end = cpu_to_le64(SZ_4K - 1);
+	KUNIT_EXPECT_EQ(test, VIRTIO_IOMMU_S_RANGE,
+			check(VIRTIO_IOMMU_T_MAP, &r, f));
+	KUNIT_EXPECT_EQ(test, VHOST_IOMMU_TO_VMM,
+			check(VIRTIO_IOMMU_T_MAP, &r,
+			      BIT_ULL(VIRTIO_IOMMU_F_DOMAIN_RANGE)));
+	/* A range ending at the top of the space is aligned. */
+	r.virt_start = cpu_to_le64(U64_MAX - SZ_4K + 1);
+	r.virt_end = cpu_to_le64(U64_MAX);
+	KUNIT_EXPECT_EQ(test, VHOST_IOMMU_TO_VMM,
+			check(VIRTIO_IOMMU_T_MAP, &r, 0));
+	KUNIT_EXPECT_EQ(test, VIRTIO_IOMMU_S_RANGE,
+			check(VIRTIO_IOMMU_T_MAP, &r, f));
+	r.domain = cpu_to_le32(200);
+	r.virt_start = cpu_to_le64(SZ_2M);
+	r.virt_end = cpu_to_le64(SZ_2M + SZ_4K - 1);
+	KUNIT_EXPECT_EQ(test, VIRTIO_IOMMU_S_RANGE,
+			check(VIRTIO_IOMMU_T_MAP, &r, f));
+}
+
+static void vhost_iommu_check_others(struct kunit *test)
+{
+	struct virtio_iommu_req_unmap u = {
+		.domain = cpu_to_le32(1),
+		.virt_start = cpu_to_le64(0),
+		.virt_end = cpu_to_le64(U64_MAX),
+	};
+	struct virtio_iommu_req_detach d = { .reserved = { 1, 2 } };
+	struct virtio_iommu_req_probe p = { .reserved = { 7 } };
+	struct virtio_iommu_req_invalidate inv = {
+		.scope = VIRTIO_IOMMU_INVAL_S_DOMAIN,
+	};
+	struct virtio_iommu_req_page_resp pr = {};
+
+	/* UNMAP may spill over unmapped space, and outside input_range. */
+	KUNIT_EXPECT_EQ(test, VHOST_IOMMU_TO_VMM,
+			check(VIRTIO_IOMMU_T_UNMAP, &u, RANGES));
+	u.reserved[0] = 1;
+	KUNIT_EXPECT_EQ(test, VIRTIO_IOMMU_S_INVAL,
+			check(VIRTIO_IOMMU_T_UNMAP, &u, RANGES));
+	u.reserved[0] = 0;
+	u.virt_end = 0;
+	u.virt_start = cpu_to_le64(1);
+	KUNIT_EXPECT_EQ(test, VIRTIO_IOMMU_S_INVAL,
+			check(VIRTIO_IOMMU_T_UNMAP, &u, RANGES));
+
+	/* The device must ignore reserved fields of DETACH and PROBE. */
+	KUNIT_EXPECT_EQ(test, VHOST_IOMMU_TO_VMM,
+			check(VIRTIO_IOMMU_T_DETACH, &d, RANGES));
+	KUNIT_EXPECT_EQ(test, VHOST_IOMMU_TO_VMM,
+			check(VIRTIO_IOMMU_T_PROBE, &p, RANGES));
+
+	/* Nothing bound and nothing outstanding yet. */
+	KUNIT_EXPECT_EQ(test, VIRTIO_IOMMU_S_NOENT,
+			check(VIRTIO_IOMMU_T_INVALIDATE, &inv, 0));
+	inv.reserved[18] = 1;
+	KUNIT_EXPECT_EQ(test, VIRTIO_IOMMU_S_INVAL,
+			check(VIRTIO_IOMMU_T_INVALIDATE, &inv, 0));
+	KUNIT_EXPECT_EQ(test, VIRTIO_IOMMU_S_INVAL,
+			check(VIRTIO_IOMMU_T_PAGE_RESP, &pr, 0));
+}
+
+static void vhost_iommu_translate_cases(struct kunit *test)
+{
+	struct vhost_iommu_mem *mem;
+	struct vhost_iommu_seg segs[4];
+	int n;
+
+	mem = kunit_kzalloc(test, struct_size(mem, regions, 2), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, mem);
+	mem->nregions = 2;
+	/* Guest-contiguous, host-discontiguous, then a gap. */
+	mem->regions[0] = (struct vhost_iommu_mem_region)
+		{ .gpa = 0x10000, .size = 0x1000, .hva = 0x7f0000000000 };
+	mem->regions[1] = (struct vhost_iommu_mem_region)
+		{ .gpa = 0x11000, .size = 0x1000, .hva = 0x7f0000100000 };
+
+	n = vhost_iommu_translate(mem, 0x10010, 16, segs, 4);
+	KUNIT_EXPECT_EQ(test, 1, n);
+	KUNIT_EXPECT_EQ(test, 0x7f0000000010ULL, segs[0].hva);
+	KUNIT_EXPECT_EQ(test, 16U, segs[0].len);
+
+	n = vhost_iommu_translate(mem, 0x10ff8, 16, segs, 4);
+	KUNIT_EXPECT_EQ(test, 2, n);
+	KUNIT_EXPECT_EQ(test, 0x7f0000000ff8ULL, segs[0].hva);
+	KUNIT_EXPECT_EQ(test, 8U, segs[0].len);
+	KUNIT_EXPECT_EQ(test, 0x7f0000100000ULL, segs[1].hva);
+	KUNIT_EXPECT_EQ(test, 8U, segs[1].len);
+	n = vhost_iommu_translate(mem, 0x10ff8, 16, segs, 1);
+	KUNIT_EXPECT_EQ(test, -E2BIG, n);
+
+	/* Running past the table, before it, or around the space. */
+	n = vhost_iommu_translate(mem, 0x11ff8, 16, segs, 4);
+	KUNIT_EXPECT_EQ(test, -EFAULT, n);
+	n = vhost_iommu_translate(mem, 0xfff0, 32, segs, 4);
+	KUNIT_EXPECT_EQ(test, -EFAULT, n);
+	n = vhost_iommu_translate(mem, U64_MAX - 7, 16, segs, 4);
+	KUNIT_EXPECT_EQ(test, -EFAULT, n);
+	n = vhost_iommu_translate(NULL, 0x10000, 4, segs, 4);
+	KUNIT_EXPECT_EQ(test, -EFAULT, n);
+	n = vhost_iommu_translate(mem, 0, 0, segs, 4);
+	KUNIT_EXPECT_EQ(test, 0, n);
+}
+
 static struct kunit_case vhost_iommu_cases[] = {
 	KUNIT_CASE(vhost_iommu_layout_known_types),
 	KUNIT_CASE(vhost_iommu_layout_probe),
 	KUNIT_CASE(vhost_iommu_layout_unknown),
 	KUNIT_CASE(vhost_iommu_layout_feature_gated),
+	KUNIT_CASE(vhost_iommu_check_attach),
+	KUNIT_CASE(vhost_iommu_check_map),
+	KUNIT_CASE(vhost_iommu_check_others),
+	KUNIT_CASE(vhost_iommu_translate_cases),
 	{}
 };
 

@@ -160,6 +160,10 @@ def main():
     vm.check("DONE" in marks and not timed_out,
              f"the VM did not finish (QEMU exit {a.qemu_rc}"
              + (f", killed after {a.timeout} s" if timed_out else "") + ")")
+    if a.mode == "run":
+        demo = [m for m in marks if m.startswith("DEMO rc=")]
+        if demo:
+            vm.check(demo[0] == "DEMO rc=0", "the demo failed (" + demo[0] + ")")
     if a.mode == "check":
         vm.check(any(m.startswith("UNLOADED") for m in marks),
                  "rmmod vhost_iommu failed at the end of the run")

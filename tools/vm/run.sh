@@ -52,11 +52,12 @@ make -s -C "$top" KDIR="$kdir" selftests >&2
 out="$top/build/vm"
 root="$out/initramfs"
 rm -rf "$root"
-mkdir -p "$root"/{bin,dev,proc,sys,tmp,vhi/selftests}
+mkdir -p "$root"/{bin,dev,proc,sys,tmp,vhi/selftests,vhi/bin}
 cp /bin/busybox "$root/bin/busybox"
 cp "$top"/vhost_iommu.ko "$root/vhi/"
 [ -f "$top/vhost_iommu_kunit.ko" ] && cp "$top/vhost_iommu_kunit.ko" "$root/vhi/"
 cp "$top"/build/selftests/* "$root/vhi/selftests/"
+cp "$top"/build/bin/* "$root/vhi/bin/" 2>/dev/null || true
 cp "$top/tools/vm/init" "$root/init"
 echo "$mode" >"$root/vhi/mode"
 chmod +x "$root/init"

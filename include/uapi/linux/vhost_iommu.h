@@ -13,7 +13,9 @@
 #ifndef _UAPI_LINUX_VHOST_IOMMU_H
 #define _UAPI_LINUX_VHOST_IOMMU_H
 
+#include <linux/ioctl.h>
 #include <linux/types.h>
+#include <linux/vhost.h>
 #include <linux/virtio_iommu.h>
 
 /*
@@ -182,5 +184,246 @@ struct virtio_iommu_page_req {
 	__u8 reserved1[6];
 	__le64 private_data[2];
 };
+
+/*
+ * The VMM interface.
+ *
+ * A VMM drives /dev/vhost-iommu with the standard vhost ioctls of
+ * <linux/vhost.h> (VHOST_SET_OWNER, VHOST_RESET_OWNER, VHOST_GET_FEATURES,
+ * VHOST_SET_FEATURES, VHOST_GET_BACKEND_FEATURES, VHOST_SET_BACKEND_FEATURES,
+ * VHOST_SET_MEM_TABLE, VHOST_SET_VRING_NUM, VHOST_SET_VRING_ADDR,
+ * VHOST_SET_VRING_BASE, VHOST_GET_VRING_BASE, VHOST_SET_VRING_KICK,
+ * VHOST_SET_VRING_CALL, VHOST_SET_VRING_ERR) plus the ioctls below.
+ *
+ * Only VHOST_GET_FEATURES, VHOST_GET_BACKEND_FEATURES and VHOST_SET_OWNER
+ * work before an owner is set; every other ioctl fails with -EPERM unless
+ * the caller shares the owner's address space.
+ *
+ * The vhost-iommu ioctls take an extensible struct whose first field is
+ * its size in bytes, as iommufd's do:
+ *
+ * - a size shorter than the first version of the struct: -EINVAL;
+ * - a longer size whose extra bytes are not all zero: -E2BIG;
+ * - an unknown flag or a non-zero reserved field: -EOPNOTSUPP;
+ * - a bad user pointer: -EFAULT.
+ */
+
+/*
+ * Features. VHOST_GET_FEATURES offers VIRTIO_F_VERSION_1,
+ * VIRTIO_RING_F_INDIRECT_DESC, VIRTIO_RING_F_EVENT_IDX and the device
+ * features INPUT_RANGE, DOMAIN_RANGE, MAP_UNMAP, PROBE, MMIO,
+ * BYPASS_CONFIG, ATTACH_TABLE and PAGE_REQ. VHOST_SET_FEATURES fails with
+ * -EOPNOTSUPP for a bit outside that set and -EINVAL without
+ * VIRTIO_F_VERSION_1 (virtio-iommu has no legacy interface). No backend
+ * feature is offered yet; VHOST_SET_BACKEND_FEATURES accepts 0 only.
+ *
+ * The rings. Virtqueue 0 is the request queue, 1 the event queue. Ring
+ * addresses (VHOST_SET_VRING_ADDR) are VMM virtual addresses, aligned as
+ * the split ring needs (descriptors 16, available ring 2, used ring 4);
+ * buffer addresses in descriptors are guest-physical, translated through
+ * VHOST_SET_MEM_TABLE. The kick, call and err files must be eventfds
+ * (-EINVAL otherwise, -EBADF for a bad descriptor; -1 unbinds). A bad
+ * queue index gives -ENOBUFS. The request queue runs once features are
+ * set and the queue has a size, addresses and a kick eventfd.
+ *
+ * Requests execute one at a time in available-ring order, and each used
+ * entry is published after the request's effect is complete, with used
+ * length equal to the whole device-writable size and the status in its
+ * last 4 bytes. The device itself answers:
+ *
+ * - used length 0, nothing written: unknown type, a type whose feature was
+ *   not negotiated (PROBE also when probe_size is 0), a readable part
+ *   shorter than the type's, or a writable part shorter than 4 bytes;
+ * - VIRTIO_IOMMU_S_INVAL: non-zero reserved fields (ATTACH, UNMAP,
+ *   INVALIDATE, PAGE_RESP), unknown flags (ATTACH, MAP; BYPASS without
+ *   BYPASS_CONFIG, MMIO without MMIO), virt_end < virt_start, a PROBE whose
+ *   property buffer is smaller than probe_size (no property written);
+ * - VIRTIO_IOMMU_S_RANGE: a domain outside domain_range (ATTACH, MAP,
+ *   UNMAP, ATTACH_TABLE, with DOMAIN_RANGE), a MAP not aligned on the page
+ *   granule or outside input_range (with INPUT_RANGE);
+ * - VIRTIO_IOMMU_S_NOENT: an INVALIDATE for a domain with no binding;
+ * - VIRTIO_IOMMU_S_INVAL: a PAGE_RESP that matches no outstanding page
+ *   request.
+ *
+ * ATTACH, DETACH, MAP, UNMAP, PROBE and ATTACH_TABLE that pass these checks
+ * go to the VMM (VHOST_IOMMU_GET_REQUEST); the queue waits for the answer.
+ *
+ * A corrupt ring (an available index more than the queue size ahead, a
+ * head or next index beyond the queue, a chain of more than 64 descriptors
+ * or a loop, an indirect descriptor chained, nested or not negotiated, an
+ * indirect table whose size is not a multiple of 16, a buffer outside the
+ * memory table, a readable buffer after a writable one, ring memory the
+ * device cannot access) marks the queue broken: a chain whose head is known
+ * is completed with used length 0, the err eventfd is signalled, and the
+ * queue is not read again until VHOST_SET_VRING_BASE or a reset.
+ */
+
+/* Virtqueue indexes */
+#define VHOST_IOMMU_VQ_REQUEST	0
+#define VHOST_IOMMU_VQ_EVENT	1
+#define VHOST_IOMMU_VQ_MAX	2
+
+/* Limits */
+#define VHOST_IOMMU_MAX_PROBE_SIZE	4096
+#define VHOST_IOMMU_MAX_VRING_NUM	32768
+#define VHOST_IOMMU_MAX_MEM_REGIONS	64
+
+enum {
+	VHOST_IOMMU_CMD_BASE = 0xa0,
+	VHOST_IOMMU_CMD_SET_CONFIG = VHOST_IOMMU_CMD_BASE,
+	VHOST_IOMMU_CMD_GET_REQUEST = 0xa1,
+	VHOST_IOMMU_CMD_COMPLETE_REQUEST = 0xa2,
+	VHOST_IOMMU_CMD_RESET_DEVICE = 0xa3,
+	VHOST_IOMMU_CMD_GET_STATS = 0xa4,
+};
+
+/**
+ * struct vhost_iommu_config - ioctl(VHOST_IOMMU_SET_CONFIG)
+ * @size: sizeof(struct vhost_iommu_config)
+ * @flags: must be 0
+ * @page_size_mask: page_size_mask presented to the guest; at least one bit
+ * @input_start: first address of input_range
+ * @input_end: last address of input_range, >= @input_start
+ * @domain_start: first domain ID of domain_range
+ * @domain_end: last domain ID of domain_range, >= @domain_start
+ * @probe_size: probe_size presented to the guest, 0 (no PROBE) to
+ *              %VHOST_IOMMU_MAX_PROBE_SIZE, a multiple of 4
+ * @bypass: the config space's bypass field, 0 or 1
+ * @__reserved: must be 0
+ *
+ * Tells the module what the VMM presents in the guest's virtio-iommu
+ * config space, so that its framing and validation of requests match the
+ * guest's view. It may be set at any time and applies to requests the
+ * device reads afterwards. Until it is set: page_size_mask 4 KiB, the full
+ * input and domain ranges, probe_size 0, bypass 0.
+ *
+ * Errors: -EINVAL for a value out of the ranges above.
+ */
+struct vhost_iommu_config {
+	__u32 size;
+	__u32 flags;
+	__aligned_u64 page_size_mask;
+	__aligned_u64 input_start;
+	__aligned_u64 input_end;
+	__u32 domain_start;
+	__u32 domain_end;
+	__u32 probe_size;
+	__u8 bypass;
+	__u8 __reserved[3];
+};
+
+#define VHOST_IOMMU_SET_CONFIG _IO(VHOST_VIRTIO, VHOST_IOMMU_CMD_SET_CONFIG)
+
+/**
+ * struct vhost_iommu_request - ioctl(VHOST_IOMMU_GET_REQUEST)
+ * @size: sizeof(struct vhost_iommu_request)
+ * @flags: must be 0
+ * @out_cookie: identifies the request in VHOST_IOMMU_COMPLETE_REQUEST;
+ *              never reused by this file
+ * @out_type: request type (VIRTIO_IOMMU_T_*)
+ * @out_readable_len: bytes of the request's device-readable part (head
+ *                    included) copied to @buf_uptr
+ * @out_writable_len: size of the guest's device-writable part (tail
+ *                    included); for PROBE, properties + 4
+ * @buf_len: size of the buffer at @buf_uptr
+ * @buf_uptr: buffer that receives the device-readable part
+ *
+ * Returns the oldest request the device hands to the VMM (ATTACH, DETACH,
+ * MAP, UNMAP, PROBE, ATTACH_TABLE). The request queue stops behind it
+ * until the VMM completes it, so the guest's requests execute in order.
+ * Calling it again before completion returns the same request.
+ * poll() reports POLLIN while a request waits for completion.
+ *
+ * The device has already checked what the spec lets it check without VMM
+ * state (framing, reserved fields, unknown flags, ranges from
+ * VHOST_IOMMU_SET_CONFIG); such requests never reach the VMM.
+ *
+ * Errors: -EAGAIN when no request waits; -EMSGSIZE when @buf_len is
+ * smaller than the readable part (the out_ fields are still written and
+ * the request stays pending).
+ */
+struct vhost_iommu_request {
+	__u32 size;
+	__u32 flags;
+	__aligned_u64 out_cookie;
+	__u32 out_type;
+	__u32 out_readable_len;
+	__u32 out_writable_len;
+	__u32 buf_len;
+	__aligned_u64 buf_uptr;
+};
+
+#define VHOST_IOMMU_GET_REQUEST _IO(VHOST_VIRTIO, VHOST_IOMMU_CMD_GET_REQUEST)
+
+/**
+ * struct vhost_iommu_completion - ioctl(VHOST_IOMMU_COMPLETE_REQUEST)
+ * @size: sizeof(struct vhost_iommu_completion)
+ * @flags: must be 0
+ * @cookie: from VHOST_IOMMU_GET_REQUEST
+ * @status: VIRTIO_IOMMU_S_OK ... VIRTIO_IOMMU_S_NOMEM, written to the
+ *          request's tail
+ * @payload_len: PROBE only: bytes of properties at @payload_uptr, at most
+ *               the request's writable length - 4; 0 otherwise
+ * @payload_uptr: PROBE properties; the rest of the guest's property
+ *                buffer is zero-filled
+ *
+ * Completes the request: the module writes the payload and the status,
+ * publishes the used entry with used length = the full writable size,
+ * signals the guest and lets the queue go on.
+ *
+ * Errors: -ENOENT for a cookie that is not the pending request (unknown,
+ * stale, or already completed); -EINVAL for a status outside the
+ * VIRTIO_IOMMU_S_* values, a payload on a request other than PROBE, a
+ * payload with a status other than S_OK, or a payload longer than the
+ * guest's property buffer.
+ */
+struct vhost_iommu_completion {
+	__u32 size;
+	__u32 flags;
+	__aligned_u64 cookie;
+	__u32 status;
+	__u32 payload_len;
+	__aligned_u64 payload_uptr;
+};
+
+#define VHOST_IOMMU_COMPLETE_REQUEST \
+	_IO(VHOST_VIRTIO, VHOST_IOMMU_CMD_COMPLETE_REQUEST)
+
+/*
+ * ioctl(VHOST_IOMMU_RESET_DEVICE): the virtio device reset. Stops reading
+ * the rings, drops the pending slow-path request without completing it (a
+ * reset device must not touch its queues), forgets the ring setup
+ * (addresses, sizes, indexes, broken state) and the negotiated features.
+ * It keeps the owner, the memory table, the eventfds and the config.
+ * VHOST_RESET_OWNER does the same and also drops the owner, the memory
+ * table and the eventfds.
+ */
+#define VHOST_IOMMU_RESET_DEVICE _IO(VHOST_VIRTIO, VHOST_IOMMU_CMD_RESET_DEVICE)
+
+/**
+ * struct vhost_iommu_stats - ioctl(VHOST_IOMMU_GET_STATS)
+ * @size: sizeof(struct vhost_iommu_stats)
+ * @flags: must be 0
+ * @out_requests: requests completed
+ * @out_slow_path: requests handed to the VMM
+ * @out_malformed: requests completed with used length 0 (unknown type,
+ *                 too short, not negotiated)
+ * @out_rejected: requests the device answered with an error status
+ *                without the VMM
+ * @out_broken: times a queue was found corrupt and marked broken
+ *
+ * Counters since the file was opened; they survive resets.
+ */
+struct vhost_iommu_stats {
+	__u32 size;
+	__u32 flags;
+	__aligned_u64 out_requests;
+	__aligned_u64 out_slow_path;
+	__aligned_u64 out_malformed;
+	__aligned_u64 out_rejected;
+	__aligned_u64 out_broken;
+};
+
+#define VHOST_IOMMU_GET_STATS _IO(VHOST_VIRTIO, VHOST_IOMMU_CMD_GET_STATS)
 
 #endif /* _UAPI_LINUX_VHOST_IOMMU_H */

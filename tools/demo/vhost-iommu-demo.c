@@ -1,0 +1,300 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * vhost-iommu demo: one process plays both the VMM and the guest.
+ *
+ * The VMM opens /dev/vhost-iommu, gives it the guest's memory and rings,
+ * and serves the requests the device hands it from a thread. The guest
+ * then sends ATTACH, PROBE, MAP, UNMAP and INVALIDATE and prints what
+ * comes back. Exits non-zero if anything is not as expected.
+ */
+#include <endian.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "vhost_iommu_vmm.h"
+#include "viommu_guest.h"
+
+#define GUEST_BASE	0x40000000ULL
+#define GUEST_SIZE	(2ULL << 20)
+#define QUEUE_SIZE	64
+#define PROBE_SIZE	256
+#define MSI_START	0xfee00000ULL
+#define MSI_END		0xfeefffffULL
+
+static int failures;
+
+static void fail(const char *what, int err)
+{
+	printf("demo: FAILED: %s: %s\n", what, strerror(-err));
+	failures++;
+}
+
+/* The VMM's answer to each request the device hands over. */
+static __u32 vmm_handle(void *opaque, const struct vhi_slow_request *req,
+			void *payload, __u32 payload_max,
+			__u32 *payload_len)
+{
+	const struct virtio_iommu_req_attach *attach = req->data;
+	const struct virtio_iommu_req_probe *probe = req->data;
+	const struct virtio_iommu_req_unmap *unmap = req->data;
+	const struct virtio_iommu_req_map *map = req->data;
+	struct virtio_iommu_probe_resv_mem msi = {};
+
+	switch (req->type) {
+	case VIRTIO_IOMMU_T_ATTACH:
+		printf("vmm: got ATTACH domain %u endpoint %u -> OK\n",
+		       le32toh(attach->domain), le32toh(attach->endpoint));
+		return VIRTIO_IOMMU_S_OK;
+	case VIRTIO_IOMMU_T_PROBE:
+		if (payload_max < sizeof(msi)) {
+			printf("vmm: got PROBE endpoint %u with no room -> INVAL\n",
+			       le32toh(probe->endpoint));
+			return VIRTIO_IOMMU_S_INVAL;
+		}
+		msi.head.type = htole16(VIRTIO_IOMMU_PROBE_T_RESV_MEM);
+		msi.head.length = htole16(sizeof(msi) - sizeof(msi.head));
+		msi.subtype = VIRTIO_IOMMU_RESV_MEM_T_MSI;
+		msi.start = htole64(MSI_START);
+		msi.end = htole64(MSI_END);
+		memcpy(payload, &msi, sizeof(msi));
+		*payload_len = sizeof(msi);
+		printf("vmm: got PROBE endpoint %u -> OK, RESV_MEM MSI %#llx-%#llx\n",
+		       le32toh(probe->endpoint), MSI_START, MSI_END);
+		return VIRTIO_IOMMU_S_OK;
+	case VIRTIO_IOMMU_T_MAP:
+		printf("vmm: got MAP domain %u iova %#llx-%#llx -> gpa %#llx flags %#x -> OK\n",
+		       le32toh(map->domain),
+		       (unsigned long long)le64toh(map->virt_start),
+		       (unsigned long long)le64toh(map->virt_end),
+		       (unsigned long long)le64toh(map->phys_start),
+		       le32toh(map->flags));
+		return VIRTIO_IOMMU_S_OK;
+	case VIRTIO_IOMMU_T_UNMAP:
+		printf("vmm: got UNMAP domain %u iova %#llx-%#llx -> OK\n",
+		       le32toh(unmap->domain),
+		       (unsigned long long)le64toh(unmap->virt_start),
+		       (unsigned long long)le64toh(unmap->virt_end));
+		return VIRTIO_IOMMU_S_OK;
+	default:
+		printf("vmm: got unexpected %s -> UNSUPP\n",
+		       vhi_type_name(req->type));
+		failures++;
+		return VIRTIO_IOMMU_S_UNSUPP;
+	}
+}
+
+/* Sends one request, waits for it and checks status and used length. */
+static int guest_send(struct vg_vq *vq, const char *name, const void *body,
+		      __u32 in_len, __u32 out_len, __u8 want,
+		      struct vg_req *req)
+{
+	__u32 id, len;
+	__u8 status;
+	int ret;
+
+	ret = vg_submit(vq, body, in_len, out_len, 0, req);
+	if (ret) {
+		fail("submit", ret);
+		return ret;
+	}
+	ret = vg_wait_used(vq, VG_TIMEOUT_MS, &id, &len);
+	if (ret) {
+		printf("guest: %s got no answer within %d ms\n", name,
+		       VG_TIMEOUT_MS);
+		failures++;
+		return ret;
+	}
+	vg_req_status(vq, req, &status);
+	printf("guest: %s status %s (used len %u)\n", name,
+	       vhi_status_name(status), len);
+	if (id != req->head || len != out_len || status != want) {
+		printf("guest: expected %s, used len %u, id %u; got id %u\n",
+		       vhi_status_name(want), out_len, req->head, id);
+		failures++;
+		return -EIO;
+	}
+	return 0;
+}
+
+static void guest_print_probe(struct vg_vq *vq, const struct vg_req *req)
+{
+	struct virtio_iommu_probe_resv_mem prop;
+	__u16 type;
+
+	vg_read(vq->mem, req->out_gpa, &prop, sizeof(prop));
+	type = le16toh(prop.head.type) & VIRTIO_IOMMU_PROBE_T_MASK;
+	if (type != VIRTIO_IOMMU_PROBE_T_RESV_MEM ||
+	    prop.subtype != VIRTIO_IOMMU_RESV_MEM_T_MSI ||
+	    le64toh(prop.start) != MSI_START || le64toh(prop.end) != MSI_END) {
+		printf("guest: PROBE property is not the MSI region (type %u)\n",
+		       type);
+		failures++;
+		return;
+	}
+	printf("guest: PROBE property RESV_MEM MSI %#llx-%#llx\n",
+	       (unsigned long long)le64toh(prop.start),
+	       (unsigned long long)le64toh(prop.end));
+}
+
+static int vmm_setup(int fd, struct vg_mem *mem, struct vg_vq *rq,
+		     struct vg_vq *eq)
+{
+	struct vhost_iommu_config cfg;
+	struct vhi_vring_config vr;
+	__u64 features;
+	int ret;
+
+	ret = vhi_set_owner(fd);
+	if (!ret)
+		ret = vhi_get_features(fd, &features);
+	if (ret)
+		return ret;
+	printf("vmm: device offers features %#llx\n",
+	       (unsigned long long)features);
+	ret = vhi_set_features(fd, features);
+	if (!ret)
+		ret = vhi_set_mem_table(fd, mem->regions, mem->nr_regions);
+	if (ret)
+		return ret;
+
+	vhi_config_default(&cfg);
+	cfg.input_end = (1ULL << 48) - 1;
+	cfg.domain_start = 1;
+	cfg.domain_end = 1023;
+	cfg.probe_size = PROBE_SIZE;
+	ret = vhi_set_config(fd, &cfg);
+	if (ret)
+		return ret;
+
+	vg_vq_vring_config(rq, &vr);
+	ret = vhi_setup_vring(fd, VHOST_IOMMU_VQ_REQUEST, &vr);
+	if (ret)
+		return ret;
+	vg_vq_vring_config(eq, &vr);
+	ret = vhi_setup_vring(fd, VHOST_IOMMU_VQ_EVENT, &vr);
+	if (ret)
+		return ret;
+	printf("vmm: guest memory %#llx-%#llx in %u regions, request queue of %u, probe_size %u\n",
+	       (unsigned long long)mem->base,
+	       (unsigned long long)(mem->base + mem->size - 1),
+	       mem->nr_regions, rq->num, PROBE_SIZE);
+	return 0;
+}
+
+static void guest_run(struct vg_vq *rq)
+{
+	struct virtio_iommu_req_invalidate inval = {};
+	struct virtio_iommu_req_attach attach = {};
+	struct virtio_iommu_req_unmap unmap = {};
+	struct virtio_iommu_req_probe probe = {};
+	struct virtio_iommu_req_map map = {};
+	struct vg_req req;
+
+	attach.head.type = VIRTIO_IOMMU_T_ATTACH;
+	attach.domain = htole32(1);
+	attach.endpoint = htole32(8);
+	if (guest_send(rq, "ATTACH", &attach, offsetof(typeof(attach), tail),
+		       4, VIRTIO_IOMMU_S_OK, &req))
+		return;
+
+	probe.head.type = VIRTIO_IOMMU_T_PROBE;
+	probe.endpoint = htole32(8);
+	if (guest_send(rq, "PROBE", &probe, sizeof(probe), PROBE_SIZE + 4,
+		       VIRTIO_IOMMU_S_OK, &req))
+		return;
+	guest_print_probe(rq, &req);
+
+	map.head.type = VIRTIO_IOMMU_T_MAP;
+	map.domain = htole32(1);
+	map.virt_start = htole64(0x100000);
+	map.virt_end = htole64(0x1fffff);
+	map.phys_start = htole64(GUEST_BASE + 0x100000);
+	map.flags = htole32(VIRTIO_IOMMU_MAP_F_READ | VIRTIO_IOMMU_MAP_F_WRITE);
+	if (guest_send(rq, "MAP", &map, offsetof(typeof(map), tail), 4,
+		       VIRTIO_IOMMU_S_OK, &req))
+		return;
+
+	unmap.head.type = VIRTIO_IOMMU_T_UNMAP;
+	unmap.domain = htole32(1);
+	unmap.virt_start = htole64(0x100000);
+	unmap.virt_end = htole64(0x1fffff);
+	if (guest_send(rq, "UNMAP", &unmap, offsetof(typeof(unmap), tail), 4,
+		       VIRTIO_IOMMU_S_OK, &req))
+		return;
+
+	/* No page table is bound to domain 1: the device answers NOENT. */
+	inval.head.type = VIRTIO_IOMMU_T_INVALIDATE;
+	inval.scope = VIRTIO_IOMMU_INVAL_S_DOMAIN;
+	inval.caches = VIRTIO_IOMMU_INVAL_C_TLB;
+	inval.domain = htole32(1);
+	guest_send(rq, "INVALIDATE", &inval, offsetof(typeof(inval), tail), 4,
+		   VIRTIO_IOMMU_S_NOENT, &req);
+}
+
+int main(void)
+{
+	struct vhi_server srv = {};
+	struct vhost_iommu_stats st;
+	struct vg_vq rq, eq;
+	struct vg_mem mem;
+	int fd, ret;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	ret = vg_mem_init(&mem, GUEST_BASE, GUEST_SIZE, 2);
+	if (ret) {
+		fail("guest memory", ret);
+		return 1;
+	}
+	ret = vg_vq_init(&rq, &mem, QUEUE_SIZE);
+	if (!ret)
+		ret = vg_vq_init(&eq, &mem, QUEUE_SIZE);
+	if (ret) {
+		fail("guest rings", ret);
+		return 1;
+	}
+
+	fd = vhi_open();
+	if (fd < 0) {
+		fail("open " VHI_DEV_PATH, fd);
+		return 1;
+	}
+	ret = vmm_setup(fd, &mem, &rq, &eq);
+	if (ret) {
+		fail("device setup", ret);
+		return 1;
+	}
+
+	srv.fd = fd;
+	srv.handle = vmm_handle;
+	ret = vhi_server_start(&srv);
+	if (ret) {
+		fail("VMM thread", ret);
+		return 1;
+	}
+	guest_run(&rq);
+	ret = vhi_server_stop(&srv);
+	if (ret)
+		fail("VMM thread", ret);
+
+	ret = vhi_get_stats(fd, &st);
+	if (ret) {
+		fail("GET_STATS", ret);
+	} else {
+		printf("vmm: stats: %llu completed, %llu by the VMM, ",
+		       (unsigned long long)st.out_requests,
+		       (unsigned long long)st.out_slow_path);
+		printf("%llu rejected, %llu malformed, %llu broken\n",
+		       (unsigned long long)st.out_rejected,
+		       (unsigned long long)st.out_malformed,
+		       (unsigned long long)st.out_broken);
+	}
+	close(fd);
+	vg_vq_destroy(&rq);
+	vg_vq_destroy(&eq);
+	vg_mem_destroy(&mem);
+	printf("demo: %s\n", failures ? "FAILED" : "all steps as expected");
+	return failures ? 1 : 0;
+}

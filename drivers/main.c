@@ -153,6 +153,8 @@ static void vhost_iommu_reset_device(struct vhost_iommu *vi)
 
 	lockdep_assert_held(&vi->mutex);
 	vhost_iommu_drop_pending(vi);
+	if (!(vi->backend_features & BIT_ULL(VHOST_IOMMU_BACKEND_F_PERSIST)))
+		vhost_iommu_drop_bindings(vi);
 	vi->features = 0;
 	vi->features_set = false;
 	for (i = 0; i < VHOST_IOMMU_VQ_MAX; i++)
@@ -192,6 +194,9 @@ static void vhost_iommu_drop_owner(struct vhost_iommu *vi)
 		vhost_iommu_set_eventfd(&vq->call, VHOST_FILE_UNBIND);
 		vhost_iommu_set_eventfd(&vq->err, VHOST_FILE_UNBIND);
 	}
+	vhost_iommu_drop_iommufd(vi);
+	vhost_iommu_drop_endpoints(vi);
+	vi->backend_features = 0;
 	kvfree(vi->mem);
 	vi->mem = NULL;
 	if (vi->owner)
@@ -332,7 +337,7 @@ static long vhost_iommu_get_stats(struct vhost_iommu *vi, void __user *arg)
 
 	ret = vhost_iommu_copy_arg(&s, sizeof(s),
 				   offsetofend(struct vhost_iommu_stats,
-					       out_broken), arg, &usize);
+					       out_inval_errors), arg, &usize);
 	if (ret)
 		return ret;
 	if (s.flags)
@@ -446,7 +451,10 @@ static long vhost_iommu_owner_ioctl(struct vhost_iommu *vi, unsigned int cmd,
 	case VHOST_SET_BACKEND_FEATURES:
 		if (get_user(backend, (u64 __user *)arg))
 			return -EFAULT;
-		return backend ? -EOPNOTSUPP : 0;
+		if (backend & ~VHOST_IOMMU_BACKEND_FEATURES)
+			return -EOPNOTSUPP;
+		vi->backend_features = backend;
+		return 0;
 	case VHOST_SET_MEM_TABLE:
 		return vhost_iommu_set_mem_table(vi, arg);
 	case VHOST_SET_VRING_NUM:
@@ -468,6 +476,12 @@ static long vhost_iommu_owner_ioctl(struct vhost_iommu *vi, unsigned int cmd,
 		return 0;
 	case VHOST_IOMMU_GET_STATS:
 		return vhost_iommu_get_stats(vi, arg);
+	case VHOST_IOMMU_SET_IOMMUFD:
+		return vhost_iommu_set_iommufd(vi, arg);
+	case VHOST_IOMMU_SET_ENDPOINT:
+		return vhost_iommu_set_endpoint(vi, arg);
+	case VHOST_IOMMU_BIND_DOMAIN:
+		return vhost_iommu_bind_domain(vi, arg);
 	default:
 		return -ENOIOCTLCMD;
 	}
@@ -484,7 +498,7 @@ static long vhost_iommu_ioctl(struct file *file, unsigned int cmd,
 	case VHOST_GET_FEATURES:
 		return put_user(VHOST_IOMMU_FEATURES, (u64 __user *)argp);
 	case VHOST_GET_BACKEND_FEATURES:
-		return put_user(0ULL, (u64 __user *)argp);
+		return put_user(VHOST_IOMMU_BACKEND_FEATURES, (u64 __user *)argp);
 	case VHOST_SET_OWNER:
 		return vhost_iommu_set_owner(vi);
 	case VHOST_RESET_OWNER:
@@ -522,6 +536,8 @@ static int vhost_iommu_open(struct inode *inode, struct file *file)
 		return -ENOMEM;
 	mutex_init(&vi->mutex);
 	init_waitqueue_head(&vi->poll_wq);
+	xa_init(&vi->endpoints);
+	xa_init(&vi->bindings);
 	for (i = 0; i < VHOST_IOMMU_VQ_MAX; i++) {
 		struct vhost_iommu_vq *vq = &vi->vqs[i];
 

@@ -10,10 +10,15 @@
 #include <linux/eventfd.h>
 #include <linux/export.h>
 #include <linux/stddef.h>
+#include <uapi/linux/iommufd.h>
 #include <linux/string.h>
+#include <linux/uaccess.h>
 #include <kunit/visibility.h>
 
 #include "vhost_iommu.h"
+
+/* iommufd's selftest mock driver's invalidation data type (test ABI). */
+#define VHOST_IOMMU_HWPT_INVALIDATE_DATA_SELFTEST	0xdeadbeef
 
 /* Wire sizes fixed by the spec and by our uAPI header. */
 static_assert(sizeof(struct virtio_iommu_req_attach_table) == 128);
@@ -133,8 +138,9 @@ static int vhost_iommu_check_map(const struct virtio_iommu_req_map *r,
  * @features: negotiated virtio features
  * @config: the config space as presented to the guest
  *
- * Return: a VIRTIO_IOMMU_S_* status to complete the request with, or
- * %VHOST_IOMMU_TO_VMM to hand it to the VMM.
+ * Return: a VIRTIO_IOMMU_S_* status to complete the request with,
+ * %VHOST_IOMMU_TO_VMM to hand it to the VMM, or %VHOST_IOMMU_FAST_INVAL
+ * for the invalidation fast path.
  */
 int vhost_iommu_req_check(u8 type, const void *req, u64 features,
 			  const struct vhost_iommu_config_state *config)
@@ -184,8 +190,7 @@ int vhost_iommu_req_check(u8 type, const void *req, u64 features,
 
 		if (memchr_inv(r->reserved, 0, sizeof(r->reserved)))
 			return VIRTIO_IOMMU_S_INVAL;
-		/* No domain is bound to a host object yet. */
-		return VIRTIO_IOMMU_S_NOENT;
+		return VHOST_IOMMU_FAST_INVAL;
 	}
 	case VIRTIO_IOMMU_T_PAGE_RESP: {
 		const struct virtio_iommu_req_page_resp *r = req;
@@ -282,6 +287,164 @@ static void vhost_iommu_complete_empty(struct vhost_iommu *vi, u16 head)
 	vi->stats.out_requests++;
 }
 
+/* The iommufd data type of each invalidation format. */
+static u32 vhost_iommu_inval_data_type(u32 format)
+{
+	switch (format) {
+	case VHOST_IOMMU_INV_FORMAT_SELFTEST:
+		return VHOST_IOMMU_HWPT_INVALIDATE_DATA_SELFTEST;
+#ifdef VHOST_IOMMU_HAVE_VIOMMU
+	case VHOST_IOMMU_INV_FORMAT_ARM_SMMUV3:
+		return IOMMU_VIOMMU_INVALIDATE_DATA_ARM_SMMUV3;
+#endif
+	default:
+		return IOMMU_HWPT_INVALIDATE_DATA_VTD_S1;
+	}
+}
+
+static u8 vhost_iommu_errno_status(int err)
+{
+	switch (err) {
+	case -ENOENT:
+		return VIRTIO_IOMMU_S_NOENT;
+	case -EINVAL:
+		return VIRTIO_IOMMU_S_INVAL;
+	case -ENOMEM:
+		return VIRTIO_IOMMU_S_NOMEM;
+	default:
+		return VIRTIO_IOMMU_S_DEVERR;
+	}
+}
+
+static void vhost_iommu_batch_complete(struct vhost_iommu *vi,
+				       const struct vhost_iommu_batch_req *r,
+				       u8 status)
+{
+	struct vhost_iommu_vq *vq = &vi->vqs[VHOST_IOMMU_VQ_REQUEST];
+	struct virtio_iommu_req_tail tail = { .status = status };
+	u8 *p = (u8 *)&tail;
+	u32 i;
+
+	vi->stats.out_invalidations++;
+	for (i = 0; i < r->nr_tail; i++) {
+		if (copy_to_user(u64_to_user_ptr(r->tail[i].hva), p,
+				 r->tail[i].len)) {
+			vhost_iommu_vq_add_used(vq, r->head, 0);
+			vhost_iommu_vq_mark_broken(vi, vq);
+			return;
+		}
+		p += r->tail[i].len;
+	}
+	if (vhost_iommu_vq_add_used(vq, r->head, r->out_len)) {
+		vhost_iommu_vq_mark_broken(vi, vq);
+		return;
+	}
+	vi->stats.out_requests++;
+}
+
+/**
+ * vhost_iommu_inval_flush() - send the batch to iommufd and complete it
+ * @vi: the device, mutex held
+ *
+ * iommufd handles entries in order and stops at the first that fails,
+ * telling how many it handled. Requests wholly before that entry get
+ * S_OK, the one holding it gets the mapped error, and the rest are sent
+ * again: no request is answered S_OK for an invalidation that did not
+ * happen. Each round settles at least one request, so this ends.
+ */
+static void vhost_iommu_inval_flush(struct vhost_iommu *vi)
+{
+	struct vhost_iommu_batch *b = &vi->batch;
+	const struct vhost_iommu_binding *bind = b->binding;
+	u32 r = 0, len, type, first, n, done, fail;
+	int ret;
+
+	lockdep_assert_held(&vi->mutex);
+	if (!b->nr_reqs)
+		return;
+	len = vhost_iommu_inval_entry_len(bind->target.format);
+	type = vhost_iommu_inval_data_type(bind->target.format);
+	while (r < b->nr_reqs) {
+		first = b->reqs[r].first_entry;
+		n = b->nr_entries - first;
+		ret = 0;
+		done = n;
+		if (n) {
+			ret = vhost_iommu_hwpt_invalidate(vi, bind->object_id,
+							  type,
+							  b->entries + first * len,
+							  len, n, &done);
+			vi->stats.out_inval_batches++;
+		}
+		fail = ret ? first + done : b->nr_entries;
+		while (r < b->nr_reqs &&
+		       b->reqs[r].first_entry + b->reqs[r].nr_entries <= fail)
+			vhost_iommu_batch_complete(vi, &b->reqs[r++],
+						   VIRTIO_IOMMU_S_OK);
+		if (ret && r < b->nr_reqs) {
+			pr_debug("invalidation of object %u failed: %d\n",
+				 bind->object_id, ret);
+			vi->stats.out_inval_errors++;
+			vhost_iommu_batch_complete(vi, &b->reqs[r++],
+						   vhost_iommu_errno_status(ret));
+		}
+	}
+	b->nr_reqs = 0;
+	b->nr_entries = 0;
+	b->binding = NULL;
+}
+
+/* An INVALIDATE: translate it and add it to the batch. */
+static void vhost_iommu_handle_inval(struct vhost_iommu *vi,
+				     const struct vhost_iommu_chain *chain,
+				     const void *req)
+{
+	struct vhost_iommu_batch *b = &vi->batch;
+	struct vhost_iommu_binding *bind = NULL;
+	struct vhost_iommu_batch_req *r;
+	struct vhost_iommu_inval inv;
+	int status, n = 0;
+	u32 len;
+
+	status = vhost_iommu_inval_parse(req, &inv);
+	if (!status) {
+		bind = vhost_iommu_find_binding(vi, inv.domain,
+						inv.flags & VIRTIO_IOMMU_INVAL_F_PASID,
+						inv.pasid);
+		if (!bind)
+			status = VIRTIO_IOMMU_S_NOENT;
+	}
+	if (!status) {
+		n = vhost_iommu_inval_translate(&bind->target, &inv,
+						b->scratch);
+		if (n < 0)
+			status = -n;
+	}
+	if (status) {
+		/* Answered now, so whatever is batched goes first. */
+		vhost_iommu_inval_flush(vi);
+		vi->stats.out_invalidations++;
+		vi->stats.out_rejected++;
+		vhost_iommu_complete(vi, chain->head, chain, status);
+		return;
+	}
+
+	if (b->nr_reqs && (b->binding != bind ||
+			   b->nr_entries + n > VHOST_IOMMU_INV_BATCH ||
+			   b->nr_reqs == ARRAY_SIZE(b->reqs)))
+		vhost_iommu_inval_flush(vi);
+	len = vhost_iommu_inval_entry_len(bind->target.format);
+	r = &b->reqs[b->nr_reqs++];
+	r->head = chain->head;
+	r->out_len = chain->out_len;
+	r->nr_tail = vhost_iommu_chain_tail(chain, r->tail);
+	r->first_entry = b->nr_entries;
+	r->nr_entries = n;
+	memcpy(b->entries + b->nr_entries * len, b->scratch, n * len);
+	b->nr_entries += n;
+	b->binding = bind;
+}
+
 static void vhost_iommu_handle_one(struct vhost_iommu *vi,
 				   struct vhost_iommu_chain *chain)
 {
@@ -308,6 +471,12 @@ static void vhost_iommu_handle_one(struct vhost_iommu *vi,
 	else
 		status = vhost_iommu_req_check(head->type, buf, vi->features,
 					       &vi->config);
+	if (status == VHOST_IOMMU_FAST_INVAL) {
+		vhost_iommu_handle_inval(vi, chain, buf);
+		return;
+	}
+	/* Completions stay in ring order: batched invalidations first. */
+	vhost_iommu_inval_flush(vi);
 	if (status == VHOST_IOMMU_TO_VMM) {
 		vi->stats.out_slow_path++;
 		vhost_iommu_park(vi, head->type, buf, layout.readable, chain);
@@ -315,12 +484,16 @@ static void vhost_iommu_handle_one(struct vhost_iommu *vi,
 	}
 	if (status != VIRTIO_IOMMU_S_OK)
 		vi->stats.out_rejected++;
+	if (head->type == VIRTIO_IOMMU_T_INVALIDATE)
+		vi->stats.out_invalidations++;
 	vhost_iommu_complete(vi, chain->head, chain, status);
 	return;
 empty:
+	vhost_iommu_inval_flush(vi);
 	vhost_iommu_complete_empty(vi, chain->head);
 	return;
 fault:
+	vhost_iommu_inval_flush(vi);
 	vhost_iommu_vq_add_used(&vi->vqs[VHOST_IOMMU_VQ_REQUEST], chain->head,
 				0);
 	vhost_iommu_vq_mark_broken(vi, &vi->vqs[VHOST_IOMMU_VQ_REQUEST]);
@@ -361,17 +534,17 @@ bool vhost_iommu_handle_requests(struct vhost_iommu *vi)
 				continue;
 			break;
 		}
-		if (ret == -EBADMSG) {
-			vhost_iommu_vq_add_used(vq, vi->chain.head, 0);
-			vhost_iommu_vq_mark_broken(vi, vq);
-			break;
-		}
 		if (ret) {
+			/* What was taken before the corrupt chain completes first. */
+			vhost_iommu_inval_flush(vi);
+			if (ret == -EBADMSG)
+				vhost_iommu_vq_add_used(vq, vi->chain.head, 0);
 			vhost_iommu_vq_mark_broken(vi, vq);
 			break;
 		}
 		vhost_iommu_handle_one(vi, &vi->chain);
 	}
+	vhost_iommu_inval_flush(vi);
 	vhost_iommu_vq_signal(vq);
 	return more;
 }

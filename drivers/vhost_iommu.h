@@ -15,10 +15,14 @@
 
 #include <linux/mutex.h>
 #include <linux/poll.h>
+#include <linux/sizes.h>
 #include <linux/types.h>
 #include <linux/virtio_iommu.h>
 #include <linux/vhost_iommu.h>
 #include <linux/wait.h>
+#include <linux/xarray.h>
+
+#include "invalidate.h"
 
 struct eventfd_ctx;
 struct file;
@@ -33,6 +37,13 @@ struct vhost_task;
 #define VHOST_IOMMU_WEIGHT	256
 /* Largest device-readable part of any request type (ATTACH_TABLE). */
 #define VHOST_IOMMU_MAX_READABLE	128
+/* Entries per IOMMU_HWPT_INVALIDATE call. */
+#define VHOST_IOMMU_INV_BATCH		256
+/* Staging area in the owner's memory: the command, then the entries. */
+#define VHOST_IOMMU_SCRATCH_SIZE	SZ_8K
+
+/* Bindings outlive the virtio device reset (VHOST_SET_BACKEND_FEATURES). */
+#define VHOST_IOMMU_BACKEND_FEATURES	BIT_ULL(VHOST_IOMMU_BACKEND_F_PERSIST)
 
 struct vhost_iommu_mem_region {
 	u64 gpa;
@@ -148,6 +159,62 @@ struct vhost_iommu_config_state {
 	u8 bypass;
 };
 
+/**
+ * struct vhost_iommu_ep - a registered endpoint
+ * @dev_id: iommufd device ID
+ * @virt_id: the guest architecture's ID for it (SMMUv3 vSID)
+ */
+struct vhost_iommu_ep {
+	u32 dev_id;
+	u64 virt_id;
+};
+
+/**
+ * struct vhost_iommu_binding - where a guest domain's invalidations go
+ * @object_id: iommufd HWPT or vIOMMU ID
+ * @target: format and geometry for the translation
+ */
+struct vhost_iommu_binding {
+	u32 object_id;
+	struct vhost_iommu_inval_target target;
+};
+
+/**
+ * struct vhost_iommu_batch_req - an INVALIDATE waiting in the batch
+ * @head: chain head, the used entry's id
+ * @out_len: writable size, the used length
+ * @nr_tail: pieces of @tail
+ * @tail: where the status goes (4 bytes may span two pieces)
+ * @first_entry: its first entry in the batch
+ * @nr_entries: its entries; 0 when nothing needs invalidating
+ */
+struct vhost_iommu_batch_req {
+	u16 head;
+	u32 out_len;
+	u32 nr_tail;
+	struct vhost_iommu_seg tail[2];
+	u32 first_entry;
+	u32 nr_entries;
+};
+
+/**
+ * struct vhost_iommu_batch - consecutive INVALIDATEs to one binding
+ * @binding: their binding; NULL when empty
+ * @nr_reqs: requests in @reqs
+ * @nr_entries: entries in @entries
+ * @reqs: the requests, in ring order
+ * @entries: their translated entries
+ * @scratch: one request's entries, before they join the batch
+ */
+struct vhost_iommu_batch {
+	struct vhost_iommu_binding *binding;
+	u32 nr_reqs;
+	u32 nr_entries;
+	struct vhost_iommu_batch_req reqs[VHOST_IOMMU_WEIGHT];
+	u8 entries[VHOST_IOMMU_INV_BATCH * VHOST_IOMMU_INV_MAX_ENTRY_LEN];
+	u8 scratch[VHOST_IOMMU_INV_MAX_ENTRIES * VHOST_IOMMU_INV_MAX_ENTRY_LEN];
+};
+
 /* Work bits, set by wake-ups and consumed by the worker. */
 enum {
 	VHOST_IOMMU_WORK_REQUEST,
@@ -169,6 +236,14 @@ enum {
  * @next_cookie: cookie of the next slow-path request
  * @poll_wq: woken when a slow-path request is parked
  * @stats: counters reported by VHOST_IOMMU_GET_STATS
+ * @backend_features: VHOST_SET_BACKEND_FEATURES
+ * @iommufd: the iommufd file invalidations go to, or NULL
+ * @scratch: owner virtual address of the staging area, or 0
+ * @endpoints: endpoint ID -> struct vhost_iommu_ep
+ * @nr_endpoints: entries in @endpoints
+ * @bindings: (domain, PASID) key -> struct vhost_iommu_binding
+ * @nr_bindings: entries in @bindings
+ * @batch: INVALIDATEs collected in the current pass
  */
 struct vhost_iommu {
 	struct mutex mutex;	/* see the top of this file */
@@ -185,6 +260,14 @@ struct vhost_iommu {
 	u64 next_cookie;
 	wait_queue_head_t poll_wq;
 	struct vhost_iommu_stats stats;
+	u64 backend_features;
+	struct file *iommufd;
+	u64 scratch;
+	struct xarray endpoints;
+	u32 nr_endpoints;
+	struct xarray bindings;
+	u32 nr_bindings;
+	struct vhost_iommu_batch batch;
 };
 
 /**
@@ -197,8 +280,12 @@ struct vhost_iommu_req_layout {
 	u32 writable;
 };
 
-/* Checking a request returns a status, or this to hand it to the VMM. */
+/*
+ * Checking a request returns a status, or one of these to hand it to the
+ * VMM or to the invalidation fast path.
+ */
 #define VHOST_IOMMU_TO_VMM	0x100
+#define VHOST_IOMMU_FAST_INVAL	0x101
 
 /* main.c */
 int vhost_iommu_copy_arg(void *dst, size_t ksize, size_t minsz,
@@ -223,7 +310,25 @@ void vhost_iommu_drop_pending(struct vhost_iommu *vi);
 long vhost_iommu_get_request(struct vhost_iommu *vi, void __user *arg);
 long vhost_iommu_complete_request(struct vhost_iommu *vi, void __user *arg);
 
+/* iommufd.c */
+int vhost_iommu_hwpt_invalidate(struct vhost_iommu *vi, u32 object_id,
+				u32 data_type, const void *entries,
+				u32 entry_len, u32 n, u32 *done);
+void vhost_iommu_drop_iommufd(struct vhost_iommu *vi);
+long vhost_iommu_set_iommufd(struct vhost_iommu *vi, void __user *arg);
+
+/* binding.c */
+struct vhost_iommu_binding *vhost_iommu_find_binding(struct vhost_iommu *vi,
+						     u32 domain,
+						     bool has_pasid, u32 pasid);
+void vhost_iommu_drop_bindings(struct vhost_iommu *vi);
+void vhost_iommu_drop_endpoints(struct vhost_iommu *vi);
+long vhost_iommu_set_endpoint(struct vhost_iommu *vi, void __user *arg);
+long vhost_iommu_bind_domain(struct vhost_iommu *vi, void __user *arg);
+
 /* vring.c */
+int vhost_iommu_chain_tail(const struct vhost_iommu_chain *chain,
+			   struct vhost_iommu_seg *tail);
 int vhost_iommu_translate(const struct vhost_iommu_mem *mem, u64 gpa, u32 len,
 			  struct vhost_iommu_seg *segs, unsigned int max);
 int vhost_iommu_chain_copy(const struct vhost_iommu_chain *chain, bool write,

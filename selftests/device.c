@@ -891,7 +891,7 @@ TEST(get_features_offers_the_contract_set)
 		       (unsigned long long)(ALL_FEATURES & ~f),
 		       (unsigned long long)(f & ~ALL_FEATURES));
 	EXPECT_EQ(0, vhi_get_backend_features(fd, &bf));
-	EXPECT_EQ(0ULL, bf);
+	EXPECT_EQ(FBIT(VHOST_IOMMU_BACKEND_F_PERSIST), bf);
 	close(fd);
 }
 
@@ -921,12 +921,17 @@ TEST_F(vdev, set_features_without_version_1_einval)
 	close(fd);
 }
 
-TEST_F(vdev, set_backend_features_only_zero)
+TEST_F(vdev, backend_features_only_persist)
 {
 	int fd = owned_fd(_metadata);
+	__u64 offered = 0;
 
 	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, vhi_get_backend_features(fd, &offered));
+	EXPECT_EQ(FBIT(VHOST_IOMMU_BACKEND_F_PERSIST), offered);
 	EXPECT_EQ(0, vhi_set_backend_features(fd, 0));
+	EXPECT_EQ(0, vhi_set_backend_features(fd,
+					      FBIT(VHOST_IOMMU_BACKEND_F_PERSIST)));
 	EXPECT_EQ(-EOPNOTSUPP, vhi_set_backend_features(fd, 1));
 	EXPECT_EQ(-EOPNOTSUPP, vhi_set_backend_features(fd, FBIT(63)));
 	close(fd);

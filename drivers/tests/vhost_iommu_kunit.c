@@ -262,8 +262,8 @@ static void vhost_iommu_check_others(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, VHOST_IOMMU_TO_VMM,
 			check(VIRTIO_IOMMU_T_PROBE, &p, RANGES));
 
-	/* Nothing bound and nothing outstanding yet. */
-	KUNIT_EXPECT_EQ(test, VIRTIO_IOMMU_S_NOENT,
+	/* INVALIDATE goes to the fast path; nothing is outstanding yet. */
+	KUNIT_EXPECT_EQ(test, VHOST_IOMMU_FAST_INVAL,
 			check(VIRTIO_IOMMU_T_INVALIDATE, &inv, 0));
 	inv.reserved[18] = 1;
 	KUNIT_EXPECT_EQ(test, VIRTIO_IOMMU_S_INVAL,

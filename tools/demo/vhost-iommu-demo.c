@@ -4,8 +4,14 @@
  *
  * The VMM opens /dev/vhost-iommu, gives it the guest's memory and rings,
  * and serves the requests the device hands it from a thread. The guest
- * then sends ATTACH, PROBE, MAP, UNMAP and INVALIDATE and prints what
- * comes back. Exits non-zero if anything is not as expected.
+ * then sends ATTACH, PROBE, MAP and UNMAP and prints what comes back.
+ *
+ * Then the in-kernel invalidation path: the VMM builds a nested HWPT on
+ * the iommufd selftest mock (CONFIG_IOMMUFD_TEST), hands the iommufd to
+ * the device and binds guest domain 1 to the HWPT. The guest's
+ * INVALIDATE requests for domain 1 now reach the HWPT without the VMM,
+ * which the mock's four IOTLB slots show. Exits non-zero if anything is
+ * not as expected.
  */
 #include <endian.h>
 #include <errno.h>
@@ -14,6 +20,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "iommufd_mock.h"
 #include "vhost_iommu_vmm.h"
 #include "viommu_guest.h"
 
@@ -23,6 +30,8 @@
 #define PROBE_SIZE	256
 #define MSI_START	0xfee00000ULL
 #define MSI_END		0xfeefffffULL
+#define INPUT_END	((1ULL << 48) - 1)
+#define INVAL_ADDR	0x100000ULL
 
 static int failures;
 
@@ -186,7 +195,6 @@ static int vmm_setup(int fd, struct vg_mem *mem, struct vg_vq *rq,
 
 static void guest_run(struct vg_vq *rq)
 {
-	struct virtio_iommu_req_invalidate inval = {};
 	struct virtio_iommu_req_attach attach = {};
 	struct virtio_iommu_req_unmap unmap = {};
 	struct virtio_iommu_req_probe probe = {};
@@ -224,18 +232,114 @@ static void guest_run(struct vg_vq *rq)
 	if (guest_send(rq, "UNMAP", &unmap, offsetof(typeof(unmap), tail), 4,
 		       VIRTIO_IOMMU_S_OK, &req))
 		return;
+}
 
-	/* No page table is bound to domain 1: the device answers NOENT. */
-	inval.head.type = VIRTIO_IOMMU_T_INVALIDATE;
-	inval.scope = VIRTIO_IOMMU_INVAL_S_DOMAIN;
-	inval.caches = VIRTIO_IOMMU_INVAL_C_TLB;
-	inval.domain = htole32(1);
-	guest_send(rq, "INVALIDATE", &inval, offsetof(typeof(inval), tail), 4,
+/*
+ * Prints the four IOTLB slots of @hwpt and checks that those in @zeroed
+ * (a bit mask) are 0 and the others still hold the initial value.
+ */
+static void vmm_show_iotlb(const struct imock_world *w, __u32 hwpt,
+			   unsigned int zeroed)
+{
+	__u32 s[IMOCK_IOTLB_NUM];
+	unsigned int i;
+	int ret;
+
+	ret = imock_read_iotlbs(w->fd, hwpt, s);
+	if (ret) {
+		fail("MD_CHECK_IOTLB", ret);
+		return;
+	}
+	printf("vmm: mock IOTLB of HWPT %u: %#x %#x %#x %#x\n", hwpt,
+	       s[0], s[1], s[2], s[3]);
+	for (i = 0; i < IMOCK_IOTLB_NUM; i++) {
+		if (s[i] != (zeroed & (1u << i) ? 0 : IMOCK_IOTLB_DEFAULT)) {
+			printf("vmm: slot %u is not as expected\n", i);
+			failures++;
+		}
+	}
+}
+
+/* The mock world, its iommufd given to the device, domain 1 bound. */
+static int vmm_bind(int fd, struct imock_world *w)
+{
+	struct vhost_iommu_bind bind = {};
+	int ret;
+
+	ret = imock_world_init(w);
+	if (ret) {
+		fail("iommufd mock (needs /dev/iommu, CONFIG_IOMMUFD_TEST)",
+		     ret);
+		return ret;
+	}
+	printf("vmm: iommufd mock: IOAS %u, mock device %u, parent HWPT %u, nested HWPT %u\n",
+	       w->ioas_id, w->idev_id, w->parent_id, w->nested_id);
+	ret = vhi_set_iommufd(fd, w->fd);
+	if (ret) {
+		fail("SET_IOMMUFD", ret);
+		return ret;
+	}
+	printf("vmm: SET_IOMMUFD -> OK\n");
+
+	bind.domain = 1;
+	bind.object_id = w->nested_id;
+	bind.format = VHOST_IOMMU_INV_FORMAT_SELFTEST;
+	bind.input_end = INPUT_END;
+	bind.granule_log2 = 12;
+	ret = vhi_bind_domain(fd, &bind);
+	if (ret) {
+		fail("BIND_DOMAIN", ret);
+		return ret;
+	}
+	printf("vmm: BIND_DOMAIN domain 1 -> HWPT %u (SELFTEST format) -> OK\n",
+	       w->nested_id);
+	vmm_show_iotlb(w, w->nested_id, 0);
+	return 0;
+}
+
+static void mk_inval(struct virtio_iommu_req_invalidate *r, __u32 domain,
+		     __u8 scope)
+{
+	memset(r, 0, sizeof(*r));
+	r->head.type = VIRTIO_IOMMU_T_INVALIDATE;
+	r->scope = scope;
+	r->caches = VIRTIO_IOMMU_INVAL_C_TLB;
+	r->domain = htole32(domain);
+}
+
+static void guest_invalidate(struct vg_vq *rq, const struct imock_world *w)
+{
+	struct virtio_iommu_req_invalidate inval;
+	struct vg_req req;
+	__u32 in = offsetof(typeof(inval), tail);
+
+	/* One page, with architecture ID 2: the mock's slot 2 only. */
+	mk_inval(&inval, 1, VIRTIO_IOMMU_INVAL_S_ADDRESS);
+	inval.flags = htole16(VIRTIO_IOMMU_INVAL_F_ID);
+	inval.id = htole64(2);
+	inval.address = htole64(INVAL_ADDR);
+	inval.nr_pages = htole64(1);
+	inval.page_size = 12;
+	if (guest_send(rq, "INVALIDATE domain 1 ADDRESS id 2", &inval, in, 4,
+		       VIRTIO_IOMMU_S_OK, &req))
+		return;
+	vmm_show_iotlb(w, w->nested_id, 1u << 2);
+
+	mk_inval(&inval, 1, VIRTIO_IOMMU_INVAL_S_DOMAIN);
+	if (guest_send(rq, "INVALIDATE domain 1 DOMAIN", &inval, in, 4,
+		       VIRTIO_IOMMU_S_OK, &req))
+		return;
+	vmm_show_iotlb(w, w->nested_id, 0xf);
+
+	/* Nothing is bound to domain 2: the device answers NOENT. */
+	mk_inval(&inval, 2, VIRTIO_IOMMU_INVAL_S_DOMAIN);
+	guest_send(rq, "INVALIDATE domain 2 (unbound)", &inval, in, 4,
 		   VIRTIO_IOMMU_S_NOENT, &req);
 }
 
 int main(void)
 {
+	struct imock_world w = { .fd = -1 };
 	struct vhi_server srv = {};
 	struct vhost_iommu_stats st;
 	struct vg_vq rq, eq;
@@ -275,6 +379,8 @@ int main(void)
 		return 1;
 	}
 	guest_run(&rq);
+	if (!failures && !vmm_bind(fd, &w))
+		guest_invalidate(&rq, &w);
 	ret = vhi_server_stop(&srv);
 	if (ret)
 		fail("VMM thread", ret);
@@ -290,8 +396,14 @@ int main(void)
 		       (unsigned long long)st.out_rejected,
 		       (unsigned long long)st.out_malformed,
 		       (unsigned long long)st.out_broken);
+		printf("vmm: stats: %llu invalidations in %llu iommufd calls, %llu failed\n",
+		       (unsigned long long)st.out_invalidations,
+		       (unsigned long long)st.out_inval_batches,
+		       (unsigned long long)st.out_inval_errors);
 	}
+	/* The device first: it holds a reference on the iommufd. */
 	close(fd);
+	imock_world_destroy(&w);
 	vg_vq_destroy(&rq);
 	vg_vq_destroy(&eq);
 	vg_mem_destroy(&mem);

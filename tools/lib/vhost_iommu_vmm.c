@@ -255,6 +255,56 @@ int vhi_reset_device(int fd)
 	return vhi_ioctl(fd, VHOST_IOMMU_RESET_DEVICE, NULL);
 }
 
+int vhi_set_iommufd(int fd, int iommufd)
+{
+	struct vhost_iommu_iommufd a = { .size = sizeof(a), .iommufd = iommufd };
+
+	return vhi_ioctl(fd, VHOST_IOMMU_SET_IOMMUFD, &a);
+}
+
+static int vhi_set_endpoint(int fd, __u32 flags, __u32 endpoint,
+			    __u32 dev_id, __u64 virt_id)
+{
+	struct vhost_iommu_endpoint e = {
+		.size = sizeof(e),
+		.flags = flags,
+		.endpoint = endpoint,
+		.dev_id = dev_id,
+		.virt_id = virt_id,
+	};
+
+	return vhi_ioctl(fd, VHOST_IOMMU_SET_ENDPOINT, &e);
+}
+
+int vhi_add_endpoint(int fd, __u32 endpoint, __u32 dev_id, __u64 virt_id)
+{
+	return vhi_set_endpoint(fd, 0, endpoint, dev_id, virt_id);
+}
+
+int vhi_remove_endpoint(int fd, __u32 endpoint)
+{
+	return vhi_set_endpoint(fd, VHOST_IOMMU_ENDPOINT_F_REMOVE, endpoint,
+				0, 0);
+}
+
+int vhi_bind_domain(int fd, struct vhost_iommu_bind *bind)
+{
+	bind->size = sizeof(*bind);
+	return vhi_ioctl(fd, VHOST_IOMMU_BIND_DOMAIN, bind);
+}
+
+int vhi_unbind_domain(int fd, __u32 domain, __u32 flags, __u32 pasid)
+{
+	struct vhost_iommu_bind b = {
+		.size = sizeof(b),
+		.flags = flags | VHOST_IOMMU_BIND_F_UNBIND,
+		.domain = domain,
+		.pasid = pasid,
+	};
+
+	return vhi_ioctl(fd, VHOST_IOMMU_BIND_DOMAIN, &b);
+}
+
 int vhi_serve_one(struct vhi_server *srv, int timeout_ms)
 {
 	struct vhi_slow_request sreq;

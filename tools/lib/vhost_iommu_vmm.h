@@ -109,6 +109,19 @@ int vhi_complete_request(int fd, __u64 cookie, __u32 status,
 int vhi_get_stats(int fd, struct vhost_iommu_stats *stats);
 int vhi_reset_device(int fd);
 
+/* VHOST_IOMMU_SET_IOMMUFD; @iommufd -1 lets go of the current one. */
+int vhi_set_iommufd(int fd, int iommufd);
+/* VHOST_IOMMU_SET_ENDPOINT without and with VHOST_IOMMU_ENDPOINT_F_REMOVE. */
+int vhi_add_endpoint(int fd, __u32 endpoint, __u32 dev_id, __u64 virt_id);
+int vhi_remove_endpoint(int fd, __u32 endpoint);
+/* VHOST_IOMMU_BIND_DOMAIN; fills in @bind->size, leaves the rest as given. */
+int vhi_bind_domain(int fd, struct vhost_iommu_bind *bind);
+/*
+ * VHOST_IOMMU_BIND_DOMAIN with VHOST_IOMMU_BIND_F_UNBIND: the domain's
+ * binding, or that of one PASID when @flags has VHOST_IOMMU_BIND_F_PASID.
+ */
+int vhi_unbind_domain(int fd, __u32 domain, __u32 flags, __u32 pasid);
+
 /**
  * struct vhi_slow_request - a request handed to the VMM
  * @cookie: for VHOST_IOMMU_COMPLETE_REQUEST

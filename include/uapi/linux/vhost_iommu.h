@@ -214,8 +214,10 @@ struct virtio_iommu_page_req {
  * features INPUT_RANGE, DOMAIN_RANGE, MAP_UNMAP, PROBE, MMIO,
  * BYPASS_CONFIG, ATTACH_TABLE and PAGE_REQ. VHOST_SET_FEATURES fails with
  * -EOPNOTSUPP for a bit outside that set and -EINVAL without
- * VIRTIO_F_VERSION_1 (virtio-iommu has no legacy interface). No backend
- * feature is offered yet; VHOST_SET_BACKEND_FEATURES accepts 0 only.
+ * VIRTIO_F_VERSION_1 (virtio-iommu has no legacy interface). Backend
+ * features: VHOST_GET_BACKEND_FEATURES offers
+ * 1 << VHOST_IOMMU_BACKEND_F_PERSIST; VHOST_SET_BACKEND_FEATURES fails with
+ * -EOPNOTSUPP for any other bit.
  *
  * The rings. Virtqueue 0 is the request queue, 1 the event queue. Ring
  * addresses (VHOST_SET_VRING_ADDR) are VMM virtual addresses, aligned as
@@ -241,7 +243,12 @@ struct virtio_iommu_page_req {
  * - VIRTIO_IOMMU_S_RANGE: a domain outside domain_range (ATTACH, MAP,
  *   UNMAP, ATTACH_TABLE, with DOMAIN_RANGE), a MAP not aligned on the page
  *   granule or outside input_range (with INPUT_RANGE);
- * - VIRTIO_IOMMU_S_NOENT: an INVALIDATE for a domain with no binding;
+ * - INVALIDATE: translated and sent to iommufd for the domain's binding
+ *   (VHOST_IOMMU_BIND_DOMAIN), consecutive ones to the same binding as one
+ *   batch; VIRTIO_IOMMU_S_NOENT for a domain with no binding, S_INVAL for
+ *   a malformed request, S_UNSUPP for one the binding's format cannot
+ *   express without narrowing it; an iommufd error maps to NOENT (-ENOENT),
+ *   INVAL (-EINVAL), NOMEM (-ENOMEM) or DEVERR;
  * - VIRTIO_IOMMU_S_INVAL: a PAGE_RESP that matches no outstanding page
  *   request.
  *
@@ -257,6 +264,14 @@ struct virtio_iommu_page_req {
  * is completed with used length 0, the err eventfd is signalled, and the
  * queue is not read again until VHOST_SET_VRING_BASE or a reset.
  */
+
+/*
+ * Backend feature bit (VHOST_SET_BACKEND_FEATURES): domain bindings
+ * (VHOST_IOMMU_BIND_DOMAIN) survive VHOST_IOMMU_RESET_DEVICE. Without it
+ * the device reset drops them, as the spec has no endpoint attached after a
+ * reset. Endpoint registrations and the iommufd always survive it.
+ */
+#define VHOST_IOMMU_BACKEND_F_PERSIST	0x8
 
 /* Virtqueue indexes */
 #define VHOST_IOMMU_VQ_REQUEST	0
@@ -275,6 +290,9 @@ enum {
 	VHOST_IOMMU_CMD_COMPLETE_REQUEST = 0xa2,
 	VHOST_IOMMU_CMD_RESET_DEVICE = 0xa3,
 	VHOST_IOMMU_CMD_GET_STATS = 0xa4,
+	VHOST_IOMMU_CMD_SET_IOMMUFD = 0xa5,
+	VHOST_IOMMU_CMD_SET_ENDPOINT = 0xa6,
+	VHOST_IOMMU_CMD_BIND_DOMAIN = 0xa7,
 };
 
 /**
@@ -394,9 +412,11 @@ struct vhost_iommu_completion {
  * the rings, drops the pending slow-path request without completing it (a
  * reset device must not touch its queues), forgets the ring setup
  * (addresses, sizes, indexes, broken state) and the negotiated features.
- * It keeps the owner, the memory table, the eventfds and the config.
+ * It drops the domain bindings unless VHOST_IOMMU_BACKEND_F_PERSIST was
+ * set. It keeps the owner, the memory table, the eventfds, the config,
+ * the iommufd and the endpoints.
  * VHOST_RESET_OWNER does the same and also drops the owner, the memory
- * table and the eventfds.
+ * table, the eventfds, the iommufd, the endpoints and the bindings.
  */
 #define VHOST_IOMMU_RESET_DEVICE _IO(VHOST_VIRTIO, VHOST_IOMMU_CMD_RESET_DEVICE)
 
@@ -411,6 +431,9 @@ struct vhost_iommu_completion {
  * @out_rejected: requests the device answered with an error status
  *                without the VMM
  * @out_broken: times a queue was found corrupt and marked broken
+ * @out_invalidations: INVALIDATE requests completed
+ * @out_inval_batches: IOMMU_HWPT_INVALIDATE calls made for them
+ * @out_inval_errors: INVALIDATE requests that iommufd failed
  *
  * Counters since the file was opened; they survive resets.
  */
@@ -422,8 +445,138 @@ struct vhost_iommu_stats {
 	__aligned_u64 out_malformed;
 	__aligned_u64 out_rejected;
 	__aligned_u64 out_broken;
+	__aligned_u64 out_invalidations;
+	__aligned_u64 out_inval_batches;
+	__aligned_u64 out_inval_errors;
 };
 
 #define VHOST_IOMMU_GET_STATS _IO(VHOST_VIRTIO, VHOST_IOMMU_CMD_GET_STATS)
+
+/**
+ * struct vhost_iommu_iommufd - ioctl(VHOST_IOMMU_SET_IOMMUFD)
+ * @size: sizeof(struct vhost_iommu_iommufd)
+ * @flags: must be 0
+ * @iommufd: an open /dev/iommu, or -1 to let go of the current one
+ * @__reserved: must be 0
+ *
+ * Gives the device the iommufd its invalidations go to. The module holds
+ * a reference until the iommufd is replaced or let go of, the owner is
+ * reset or the file is closed. It also maps a small scratch area in the
+ * owner's address space, where the worker stages IOMMU_HWPT_INVALIDATE
+ * arguments (iommufd takes them only from user memory); the VMM must leave
+ * it alone. Replacing or letting go of the iommufd drops every binding.
+ *
+ * Errors: -EBADF for a bad descriptor, -EINVAL for a file that is not
+ * /dev/iommu.
+ */
+struct vhost_iommu_iommufd {
+	__u32 size;
+	__u32 flags;
+	__s32 iommufd;
+	__u32 __reserved;
+};
+
+#define VHOST_IOMMU_SET_IOMMUFD _IO(VHOST_VIRTIO, VHOST_IOMMU_CMD_SET_IOMMUFD)
+
+/* Remove the endpoint instead of adding it. */
+#define VHOST_IOMMU_ENDPOINT_F_REMOVE	(1 << 0)
+
+/* Limits of the tables below */
+#define VHOST_IOMMU_MAX_ENDPOINTS	1024
+#define VHOST_IOMMU_MAX_BINDINGS	1024
+#define VHOST_IOMMU_MAX_BIND_ENDPOINTS	16
+
+/**
+ * struct vhost_iommu_endpoint - ioctl(VHOST_IOMMU_SET_ENDPOINT)
+ * @size: sizeof(struct vhost_iommu_endpoint)
+ * @flags: 0 to add, %VHOST_IOMMU_ENDPOINT_F_REMOVE to remove
+ * @endpoint: the virtio endpoint ID the guest uses
+ * @dev_id: the iommufd device ID of the host device behind it
+ * @virt_id: the ID the guest's IOMMU architecture names the device by in
+ *           commands (the virtual stream ID on Arm SMMUv3); 0 if none
+ *
+ * Registers the endpoint so that invalidations that name devices (device
+ * TLB and PASID table invalidation on SMMUv3) and page requests can be
+ * translated.
+ *
+ * Errors: -EEXIST when adding a registered endpoint; -ENOENT when removing
+ * one that is not; -ENOSPC beyond %VHOST_IOMMU_MAX_ENDPOINTS.
+ */
+struct vhost_iommu_endpoint {
+	__u32 size;
+	__u32 flags;
+	__u32 endpoint;
+	__u32 dev_id;
+	__aligned_u64 virt_id;
+};
+
+#define VHOST_IOMMU_SET_ENDPOINT _IO(VHOST_VIRTIO, VHOST_IOMMU_CMD_SET_ENDPOINT)
+
+/* Invalidation formats: what the bound iommufd object takes */
+#define VHOST_IOMMU_INV_FORMAT_SELFTEST		1
+#define VHOST_IOMMU_INV_FORMAT_VTD_S1		2
+#define VHOST_IOMMU_INV_FORMAT_ARM_SMMUV3	3
+
+/* BIND_DOMAIN flags */
+#define VHOST_IOMMU_BIND_F_UNBIND	(1 << 0)
+#define VHOST_IOMMU_BIND_F_PASID	(1 << 1)
+
+/**
+ * struct vhost_iommu_bind - ioctl(VHOST_IOMMU_BIND_DOMAIN)
+ * @size: sizeof(struct vhost_iommu_bind)
+ * @flags: %VHOST_IOMMU_BIND_F_UNBIND to remove the binding;
+ *         %VHOST_IOMMU_BIND_F_PASID when the binding is for one PASID of
+ *         the domain
+ * @domain: guest domain ID
+ * @pasid: the PASID, with %VHOST_IOMMU_BIND_F_PASID
+ * @object_id: the iommufd object invalidations go to: a nested HWPT
+ *             (SELFTEST, VTD_S1) or a vIOMMU (ARM_SMMUV3)
+ * @format: VHOST_IOMMU_INV_FORMAT_*
+ * @input_start: first address the domain translates
+ * @input_end: last address the domain translates
+ * @granule_log2: log2 of the domain's smallest page, 12 to 63
+ * @nr_endpoints: ARM_SMMUV3: entries of @endpoints_uptr, at most
+ *                %VHOST_IOMMU_MAX_BIND_ENDPOINTS; 0 otherwise
+ * @endpoints_uptr: ARM_SMMUV3: __u32 virtio endpoint IDs attached to the
+ *                  domain, each registered with a virt_id
+ *
+ * Binds a guest domain (or one PASID of it) so that the guest's INVALIDATE
+ * requests for it are translated into @format and sent to @object_id with
+ * IOMMU_HWPT_INVALIDATE, from the kernel, without the VMM. Binding a bound
+ * (domain, PASID) replaces the binding. An INVALIDATE with a PASID uses the
+ * binding for that PASID if there is one, else the domain's; an INVALIDATE
+ * for a domain without a binding gets VIRTIO_IOMMU_S_NOENT.
+ *
+ * iommufd reuses object IDs: unbind before destroying the object, or a
+ * later object with the same ID receives the domain's invalidations.
+ * Rebinding and unbinding wait for the request being processed, so a
+ * request sees either the old binding or the new one.
+ *
+ * SELFTEST (the iommufd selftest mock, test kernels only) has four IOTLB
+ * slots per HWPT: DOMAIN and PASID scope, and any scope without an
+ * architecture ID, invalidate all of them; ADDRESS scope with an
+ * architecture ID invalidates slot @id (the mock rejects ids above 3).
+ *
+ * Errors: -EINVAL for no iommufd set, a bad range or granule, an endpoint
+ * list on a format that takes none, an unregistered endpoint;
+ * -EOPNOTSUPP for a format this kernel's iommufd does not have; -ENOENT
+ * when unbinding what is not bound; -ENOSPC beyond
+ * %VHOST_IOMMU_MAX_BINDINGS.
+ */
+struct vhost_iommu_bind {
+	__u32 size;
+	__u32 flags;
+	__u32 domain;
+	__u32 pasid;
+	__u32 object_id;
+	__u32 format;
+	__aligned_u64 input_start;
+	__aligned_u64 input_end;
+	__u32 granule_log2;
+	__u32 nr_endpoints;
+	__aligned_u64 endpoints_uptr;
+};
+
+#define VHOST_IOMMU_BIND_DOMAIN _IO(VHOST_VIRTIO, VHOST_IOMMU_CMD_BIND_DOMAIN)
 
 #endif /* _UAPI_LINUX_VHOST_IOMMU_H */

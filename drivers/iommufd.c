@@ -1,0 +1,157 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * vhost-iommu calls into iommufd. There is no in-kernel API to invalidate
+ * a HWPT: the worker (a thread of the owner, sharing its mm) stages the
+ * IOMMU_HWPT_INVALIDATE arguments in a scratch area mapped in the owner's
+ * address space and calls the ioctl on the iommufd file it holds. Files
+ * are taken and dropped only in the owner's ioctl context or in release.
+ * This file knows no rings.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/err.h>
+#include <linux/file.h>
+#include <linux/fs.h>
+#include <linux/iommufd.h>
+#include <linux/mman.h>
+#include <linux/security.h>
+#include <linux/uaccess.h>
+#include <uapi/linux/iommufd.h>
+
+#include "vhost_iommu.h"
+
+#define VHOST_IOMMU_SCRATCH_CMD		0
+#define VHOST_IOMMU_SCRATCH_ENTRIES	64
+
+/**
+ * vhost_iommu_hwpt_invalidate() - IOMMU_HWPT_INVALIDATE from the worker
+ * @vi: the device, mutex held
+ * @object_id: HWPT or vIOMMU ID
+ * @data_type: iommufd invalidation data type
+ * @entries: @n entries of @entry_len bytes
+ * @entry_len: bytes per entry
+ * @n: entries, at most %VHOST_IOMMU_INV_BATCH
+ * @done: entries iommufd handled, on success and on error
+ *
+ * Return: 0 or the ioctl's error.
+ */
+int vhost_iommu_hwpt_invalidate(struct vhost_iommu *vi, u32 object_id,
+				u32 data_type, const void *entries,
+				u32 entry_len, u32 n, u32 *done)
+{
+	void __user *base = u64_to_user_ptr(vi->scratch);
+	struct iommu_hwpt_invalidate __user *ucmd =
+		base + VHOST_IOMMU_SCRATCH_CMD;
+	struct iommu_hwpt_invalidate cmd = {
+		.size = sizeof(cmd),
+		.hwpt_id = object_id,
+		.data_uptr = vi->scratch + VHOST_IOMMU_SCRATCH_ENTRIES,
+		.data_type = data_type,
+		.entry_len = entry_len,
+		.entry_num = n,
+	};
+	long ret;
+
+	lockdep_assert_held(&vi->mutex);
+	*done = 0;
+	if (!vi->iommufd || !vi->scratch)
+		return -ENOENT;
+	if (WARN_ON_ONCE((size_t)n * entry_len >
+			 VHOST_IOMMU_SCRATCH_SIZE - VHOST_IOMMU_SCRATCH_ENTRIES))
+		return -EINVAL;
+	if (copy_to_user(base + VHOST_IOMMU_SCRATCH_ENTRIES, entries,
+			 (size_t)n * entry_len) ||
+	    copy_to_user(ucmd, &cmd, sizeof(cmd)))
+		return -EFAULT;
+	ret = security_file_ioctl(vi->iommufd, IOMMU_HWPT_INVALIDATE,
+				  (unsigned long)ucmd);
+	if (!ret)
+		ret = vfs_ioctl(vi->iommufd, IOMMU_HWPT_INVALIDATE,
+				(unsigned long)ucmd);
+	/* entry_num is written back on error too; the VMM could change it. */
+	if (get_user(*done, &ucmd->entry_num))
+		*done = 0;
+	*done = min(*done, n);
+	return ret;
+}
+
+/* Let go of the scratch area, if this context can. */
+static void vhost_iommu_unmap_scratch(struct vhost_iommu *vi)
+{
+	if (vi->scratch && current->mm == vi->owner)
+		vm_munmap(vi->scratch, VHOST_IOMMU_SCRATCH_SIZE);
+	/* Elsewhere the mm is not ours, or gone: the mapping dies with it. */
+	vi->scratch = 0;
+}
+
+/**
+ * vhost_iommu_drop_iommufd() - let go of the iommufd and every binding
+ * @vi: the device, mutex held; owner's ioctl context or release
+ */
+void vhost_iommu_drop_iommufd(struct vhost_iommu *vi)
+{
+	lockdep_assert_held(&vi->mutex);
+	vhost_iommu_drop_bindings(vi);
+	if (vi->iommufd)
+		fput(vi->iommufd);
+	vi->iommufd = NULL;
+	vhost_iommu_unmap_scratch(vi);
+}
+
+/**
+ * vhost_iommu_set_iommufd() - VHOST_IOMMU_SET_IOMMUFD
+ * @vi: the device, mutex held, owner's context
+ * @arg: struct vhost_iommu_iommufd
+ *
+ * Return: 0, -EBADF, -EINVAL (not /dev/iommu), or an argument error.
+ */
+long vhost_iommu_set_iommufd(struct vhost_iommu *vi, void __user *arg)
+{
+	struct vhost_iommu_iommufd c;
+	struct iommufd_ctx *ictx;
+	unsigned long addr;
+	struct file *file;
+	u32 usize;
+	int ret;
+
+	lockdep_assert_held(&vi->mutex);
+	ret = vhost_iommu_copy_arg(&c, sizeof(c),
+				   offsetofend(struct vhost_iommu_iommufd,
+					       __reserved), arg, &usize);
+	if (ret)
+		return ret;
+	if (c.flags || c.__reserved)
+		return -EOPNOTSUPP;
+	if (c.iommufd == -1) {
+		vhost_iommu_drop_iommufd(vi);
+		return 0;
+	}
+	file = fget(c.iommufd);
+	if (!file)
+		return -EBADF;
+	/* The only way to tell /dev/iommu from any other file. */
+	ictx = iommufd_ctx_from_file(file);
+	if (IS_ERR(ictx)) {
+		fput(file);
+		return -EINVAL;
+	}
+	iommufd_ctx_put(ictx);
+
+	if (!vi->scratch) {
+		addr = vm_mmap(NULL, 0, VHOST_IOMMU_SCRATCH_SIZE,
+			       PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS, 0);
+		if (IS_ERR_VALUE(addr)) {
+			fput(file);
+			return (long)addr;
+		}
+		vi->scratch = addr;
+	}
+	vhost_iommu_drop_bindings(vi);
+	if (vi->iommufd)
+		fput(vi->iommufd);
+	vi->iommufd = file;
+	return 0;
+}
+
+MODULE_INFO(import_ns, "IOMMUFD");

@@ -184,7 +184,7 @@ struct vhost_iommu_binding {
  * @head: chain head, the used entry's id
  * @out_len: writable size, the used length
  * @nr_tail: pieces of @tail
- * @tail: where the status goes (4 bytes may span two pieces)
+ * @tail: where the status goes (4 bytes may span up to four pieces)
  * @first_entry: its first entry in the batch
  * @nr_entries: its entries; 0 when nothing needs invalidating
  */
@@ -192,7 +192,7 @@ struct vhost_iommu_batch_req {
 	u16 head;
 	u32 out_len;
 	u32 nr_tail;
-	struct vhost_iommu_seg tail[2];
+	struct vhost_iommu_seg tail[4];
 	u32 first_entry;
 	u32 nr_entries;
 };

@@ -426,32 +426,31 @@ fault:
 /**
  * vhost_iommu_chain_tail() - where the status of a request goes
  * @chain: the chain, with at least 4 writable bytes
- * @tail: receives the host-virtual pieces of its last 4 writable bytes
+ * @tail: receives the host-virtual pieces of its last 4 writable bytes,
+ *        in order; room for 4
  *
  * Lets a batched request be completed after its chain was reused.
  *
- * Return: the number of pieces (1 or 2).
+ * Return: the number of pieces (1 to 4).
  */
 int vhost_iommu_chain_tail(const struct vhost_iommu_chain *chain,
 			   struct vhost_iommu_seg *tail)
 {
 	u32 want = sizeof(struct virtio_iommu_req_tail);
 	unsigned int i = chain->nr_in + chain->nr_out;
-	int n = 0;
+	int n = 0, j;
 
-	/* Walk back from the last writable piece. */
+	/* Walk back from the last writable piece; pieces are never empty. */
 	while (want && i > chain->nr_in) {
 		const struct vhost_iommu_seg *s = &chain->segs[--i];
 		u32 take = min(want, s->len);
 
-		if (n == 2)
-			break;
 		tail[n].hva = s->hva + s->len - take;
 		tail[n].len = take;
 		n++;
 		want -= take;
 	}
-	if (n == 2)
-		swap(tail[0], tail[1]);
+	for (j = 0; j < n / 2; j++)
+		swap(tail[j], tail[n - 1 - j]);
 	return n;
 }

@@ -80,9 +80,34 @@ void vhost_iommu_drop_endpoints(struct vhost_iommu *vi)
 }
 
 /**
+ * vhost_iommu_endpoint_of() - the guest endpoint of an iommufd device
+ * @vi: the device, mutex held
+ * @dev_id: iommufd device ID
+ * @endpoint: receives the endpoint ID
+ *
+ * Return: 0, or -ENOENT if no endpoint is registered for @dev_id.
+ */
+int vhost_iommu_endpoint_of(struct vhost_iommu *vi, u32 dev_id, u32 *endpoint)
+{
+	struct vhost_iommu_ep *ep;
+	unsigned long id;
+
+	lockdep_assert_held(&vi->mutex);
+	xa_for_each(&vi->endpoints, id, ep) {
+		if (ep->dev_id == dev_id) {
+			*endpoint = id;
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+/**
  * vhost_iommu_set_endpoint() - VHOST_IOMMU_SET_ENDPOINT
  * @vi: the device, mutex held
  * @arg: struct vhost_iommu_endpoint
+ *
+ * Removing an endpoint answers its outstanding page requests.
  *
  * Return: 0, -EEXIST, -ENOENT, -ENOSPC, or an argument error.
  */
@@ -106,6 +131,8 @@ long vhost_iommu_set_endpoint(struct vhost_iommu *vi, void __user *arg)
 		if (!ep)
 			return -ENOENT;
 		kfree(ep);
+		/* Nobody could answer its page requests any more. */
+		vhost_iommu_fault_endpoint_gone(vi, c.endpoint);
 		vi->nr_endpoints--;
 		return 0;
 	}

@@ -75,6 +75,83 @@ int vhost_iommu_hwpt_invalidate(struct vhost_iommu *vi, u32 object_id,
 	return ret;
 }
 
+/**
+ * vhost_iommu_fault_read() - read page request records from a fault queue
+ * @vi: the device, mutex held, in the owner's mm
+ * @file: the fault queue
+ * @buf: receives whole groups of struct iommu_hwpt_pgfault
+ * @count: room in @buf, a multiple of the record size
+ *
+ * Return: bytes read (0: nothing queued), or an error.
+ */
+ssize_t vhost_iommu_fault_read(struct vhost_iommu *vi, struct file *file,
+			       void *buf, size_t count)
+{
+	void __user *ubuf = u64_to_user_ptr(vi->scratch);
+	loff_t pos = 0;
+	ssize_t n;
+
+	lockdep_assert_held(&vi->mutex);
+	if (!vi->scratch || current->mm != vi->owner)
+		return -ENOENT;
+	count = min_t(size_t, count, VHOST_IOMMU_SCRATCH_SIZE);
+	n = rw_verify_area(READ, file, &pos, count);
+	if (n)
+		return n;
+	n = file->f_op->read(file, ubuf, count, &pos);
+	if (n <= 0)
+		return n;
+	if (WARN_ON_ONCE(n > count))
+		return -EIO;
+	/* The groups are ours now: a VMM that scribbles here loses them. */
+	if (copy_from_user(buf, ubuf, n))
+		return -EFAULT;
+	return n;
+}
+
+/**
+ * vhost_iommu_fault_write() - answer page request groups
+ * @vi: the device, mutex held, in the owner's mm
+ * @file: the fault queue
+ * @r: the responses
+ * @n: how many
+ * @done: receives how many iommufd took
+ *
+ * iommufd takes responses in order and stops at the first it refuses.
+ *
+ * Return: 0 if all were taken, else the error for response *@done.
+ */
+int vhost_iommu_fault_write(struct vhost_iommu *vi, struct file *file,
+			    const struct iommu_hwpt_page_response *r, u32 n,
+			    u32 *done)
+{
+	void __user *ubuf = u64_to_user_ptr(vi->scratch);
+	size_t count = (size_t)n * sizeof(*r);
+	loff_t pos = 0;
+	ssize_t ret;
+
+	lockdep_assert_held(&vi->mutex);
+	*done = 0;
+	if (!vi->scratch || current->mm != vi->owner)
+		return -ENOENT;
+	if (WARN_ON_ONCE(count > VHOST_IOMMU_SCRATCH_SIZE))
+		return -EINVAL;
+	if (copy_to_user(ubuf, r, count))
+		return -EFAULT;
+	ret = rw_verify_area(WRITE, file, &pos, count);
+	if (ret)
+		return ret;
+	/* A partial write stopped at a refused response: retry it for why. */
+	while (*done < n) {
+		ret = file->f_op->write(file, ubuf + *done * sizeof(*r),
+					count - *done * sizeof(*r), &pos);
+		if (ret <= 0)
+			return ret ?: -EIO;
+		*done += min_t(size_t, ret, count) / sizeof(*r);
+	}
+	return 0;
+}
+
 /* Let go of the scratch area, if this context can. */
 static void vhost_iommu_unmap_scratch(struct vhost_iommu *vi)
 {
@@ -91,6 +168,8 @@ static void vhost_iommu_unmap_scratch(struct vhost_iommu *vi)
 void vhost_iommu_drop_iommufd(struct vhost_iommu *vi)
 {
 	lockdep_assert_held(&vi->mutex);
+	/* The fault queue belongs to the iommufd and uses the scratch. */
+	vhost_iommu_fault_detach(vi);
 	vhost_iommu_drop_bindings(vi);
 	if (vi->iommufd)
 		fput(vi->iommufd);
@@ -147,6 +226,7 @@ long vhost_iommu_set_iommufd(struct vhost_iommu *vi, void __user *arg)
 		}
 		vi->scratch = addr;
 	}
+	vhost_iommu_fault_detach(vi);
 	vhost_iommu_drop_bindings(vi);
 	if (vi->iommufd)
 		fput(vi->iommufd);

@@ -37,14 +37,33 @@
 	 BIT_ULL(VIRTIO_IOMMU_F_ATTACH_TABLE) |			\
 	 BIT_ULL(VIRTIO_IOMMU_F_PAGE_REQ))
 
-/* Wake the worker for the request queue. */
-static void vhost_iommu_kick(struct vhost_iommu *vi)
+/**
+ * vhost_iommu_wake() - give the worker something to do
+ * @vi: the device
+ * @bit: VHOST_IOMMU_WORK_*
+ *
+ * Safe in wait queue callbacks: sets a bit and wakes the task.
+ */
+void vhost_iommu_wake(struct vhost_iommu *vi, int bit)
 {
 	struct vhost_task *worker = READ_ONCE(vi->worker);
 
-	set_bit(VHOST_IOMMU_WORK_REQUEST, &vi->work);
+	set_bit(bit, &vi->work);
 	if (worker)
 		vhost_task_wake(worker);
+}
+
+/* Another look at every queue, after the VMM changed something. */
+static void vhost_iommu_kick(struct vhost_iommu *vi)
+{
+	vhost_iommu_wake(vi, VHOST_IOMMU_WORK_FAULT);
+	vhost_iommu_wake(vi, VHOST_IOMMU_WORK_REQUEST);
+}
+
+static int vhost_iommu_vq_work(const struct vhost_iommu_vq *vq)
+{
+	return vq->index == VHOST_IOMMU_VQ_REQUEST ? VHOST_IOMMU_WORK_REQUEST :
+						     VHOST_IOMMU_WORK_FAULT;
 }
 
 /* Runs under the eventfd's wait queue lock: no sleeping, no guest access. */
@@ -54,9 +73,9 @@ static int vhost_iommu_kick_wake(wait_queue_entry_t *wait, unsigned int mode,
 	struct vhost_iommu_vq *vq =
 		container_of(wait, struct vhost_iommu_vq, kick_wait);
 
-	if ((key_to_poll(key) & EPOLLIN) &&
-	    vq->index == VHOST_IOMMU_VQ_REQUEST)
-		vhost_iommu_kick(vq->vi);
+	/* Event queue kicks bring buffers for waiting page requests. */
+	if (key_to_poll(key) & EPOLLIN)
+		vhost_iommu_wake(vq->vi, vhost_iommu_vq_work(vq));
 	return 0;
 }
 
@@ -103,9 +122,8 @@ static long vhost_iommu_set_kick(struct vhost_iommu *vi,
 	vhost_iommu_unset_kick(vq);
 	vq->kick = file;
 	/* Registers kick_wait; a kick already pending starts a pass. */
-	if (vfs_poll(file, &vq->kick_pt) & EPOLLIN &&
-	    vq->index == VHOST_IOMMU_VQ_REQUEST)
-		vhost_iommu_kick(vi);
+	if (vfs_poll(file, &vq->kick_pt) & EPOLLIN)
+		vhost_iommu_wake(vi, vhost_iommu_vq_work(vq));
 	return 0;
 }
 
@@ -153,6 +171,7 @@ static void vhost_iommu_reset_device(struct vhost_iommu *vi)
 
 	lockdep_assert_held(&vi->mutex);
 	vhost_iommu_drop_pending(vi);
+	vhost_iommu_fault_answer_all(vi);
 	if (!(vi->backend_features & BIT_ULL(VHOST_IOMMU_BACKEND_F_PERSIST)))
 		vhost_iommu_drop_bindings(vi);
 	vi->features = 0;
@@ -208,20 +227,23 @@ static void vhost_iommu_drop_owner(struct vhost_iommu *vi)
 static bool vhost_iommu_work(void *data)
 {
 	struct vhost_iommu *vi = data;
-	bool more;
+	bool requests, faults;
 
 	/* Entered in TASK_INTERRUPTIBLE: decide from kernel state only. */
-	if (!test_and_clear_bit(VHOST_IOMMU_WORK_REQUEST, &vi->work))
+	requests = test_and_clear_bit(VHOST_IOMMU_WORK_REQUEST, &vi->work);
+	faults = test_and_clear_bit(VHOST_IOMMU_WORK_FAULT, &vi->work);
+	if (!requests && !faults)
 		return false;
 	__set_current_state(TASK_RUNNING);
 
 	mutex_lock(&vi->mutex);
-	more = vhost_iommu_handle_requests(vi);
-	mutex_unlock(&vi->mutex);
-	if (more) {
+	/* Each hands its bit back when it used up its weight. */
+	if (requests && vhost_iommu_handle_requests(vi))
 		set_bit(VHOST_IOMMU_WORK_REQUEST, &vi->work);
-		cond_resched();
-	}
+	if (faults && vhost_iommu_handle_faults(vi))
+		set_bit(VHOST_IOMMU_WORK_FAULT, &vi->work);
+	mutex_unlock(&vi->mutex);
+	cond_resched();
 	return true;
 }
 
@@ -482,6 +504,8 @@ static long vhost_iommu_owner_ioctl(struct vhost_iommu *vi, unsigned int cmd,
 		return vhost_iommu_set_endpoint(vi, arg);
 	case VHOST_IOMMU_BIND_DOMAIN:
 		return vhost_iommu_bind_domain(vi, arg);
+	case VHOST_IOMMU_SET_FAULT_QUEUE:
+		return vhost_iommu_set_fault_queue(vi, arg);
 	default:
 		return -ENOIOCTLCMD;
 	}

@@ -139,8 +139,9 @@ static int vhost_iommu_check_map(const struct virtio_iommu_req_map *r,
  * @config: the config space as presented to the guest
  *
  * Return: a VIRTIO_IOMMU_S_* status to complete the request with,
- * %VHOST_IOMMU_TO_VMM to hand it to the VMM, or %VHOST_IOMMU_FAST_INVAL
- * for the invalidation fast path.
+ * %VHOST_IOMMU_TO_VMM to hand it to the VMM, %VHOST_IOMMU_FAST_INVAL
+ * for the invalidation fast path or %VHOST_IOMMU_FAST_PAGE_RESP for the
+ * page response one.
  */
 int vhost_iommu_req_check(u8 type, const void *req, u64 features,
 			  const struct vhost_iommu_config_state *config)
@@ -197,8 +198,7 @@ int vhost_iommu_req_check(u8 type, const void *req, u64 features,
 
 		if (memchr_inv(r->reserved, 0, sizeof(r->reserved)))
 			return VIRTIO_IOMMU_S_INVAL;
-		/* No page request is outstanding yet: nothing matches. */
-		return VIRTIO_IOMMU_S_INVAL;
+		return VHOST_IOMMU_FAST_PAGE_RESP;
 	}
 	}
 	WARN_ON_ONCE(1);
@@ -477,6 +477,8 @@ static void vhost_iommu_handle_one(struct vhost_iommu *vi,
 	}
 	/* Completions stay in ring order: batched invalidations first. */
 	vhost_iommu_inval_flush(vi);
+	if (status == VHOST_IOMMU_FAST_PAGE_RESP)
+		status = vhost_iommu_handle_page_resp(vi, (void *)buf);
 	if (status == VHOST_IOMMU_TO_VMM) {
 		vi->stats.out_slow_path++;
 		vhost_iommu_park(vi, head->type, buf, layout.readable, chain);

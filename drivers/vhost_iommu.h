@@ -39,8 +39,14 @@ struct vhost_task;
 #define VHOST_IOMMU_MAX_READABLE	128
 /* Entries per IOMMU_HWPT_INVALIDATE call. */
 #define VHOST_IOMMU_INV_BATCH		256
-/* Staging area in the owner's memory: the command, then the entries. */
-#define VHOST_IOMMU_SCRATCH_SIZE	SZ_8K
+/*
+ * Staging area in the owner's memory: an invalidation command and its
+ * entries, or fault queue records, or page responses.
+ */
+#define VHOST_IOMMU_SCRATCH_SIZE	SZ_32K
+/* Fault queue records read at once: 20 KiB, bigger than any PRI group. */
+#define VHOST_IOMMU_FAULT_BUF_RECORDS	512
+#define VHOST_IOMMU_PGFAULT_SIZE	40
 
 /* Bindings outlive the virtio device reset (VHOST_SET_BACKEND_FEATURES). */
 #define VHOST_IOMMU_BACKEND_FEATURES	BIT_ULL(VHOST_IOMMU_BACKEND_F_PERSIST)
@@ -215,9 +221,68 @@ struct vhost_iommu_batch {
 	u8 scratch[VHOST_IOMMU_INV_MAX_ENTRIES * VHOST_IOMMU_INV_MAX_ENTRY_LEN];
 };
 
+/**
+ * struct vhost_iommu_group - a page request group read from the fault queue
+ * @cookie: iommufd's cookie for the response
+ * @endpoint: guest endpoint
+ * @pasid: PASID, if @has_pasid
+ * @grpid: group ID
+ * @has_pasid: the requests carry a PASID
+ * @delivered: every record reached the event queue; the guest may answer
+ * @used: the slot holds a group
+ */
+struct vhost_iommu_group {
+	u32 cookie;
+	u32 endpoint;
+	u32 pasid;
+	u16 grpid;
+	bool has_pasid;
+	bool delivered;
+	bool used;
+};
+
+/**
+ * struct vhost_iommu_event - a record waiting for an event buffer
+ * @rec: the record as the guest gets it
+ * @group: its group, an index into &vhost_iommu_faultq.groups
+ */
+struct vhost_iommu_event {
+	struct virtio_iommu_page_req rec;
+	u32 group;
+};
+
+/**
+ * struct vhost_iommu_faultq - the attached iommufd fault queue
+ * @file: the fault queue file; the worker is its only reader
+ * @wqh: the wait queue @wait is on
+ * @wait: our entry on it
+ * @pt: poll table used to find @wqh
+ * @vi: the device
+ * @nr_groups: outstanding groups
+ * @groups: outstanding groups, delivered or not
+ * @nr_backlog: records in @backlog
+ * @backlog: records of undelivered groups, oldest first, groups whole
+ * @answers: cookies being answered INVALID
+ * @buf: records as read from the fault queue
+ */
+struct vhost_iommu_faultq {
+	struct file *file;
+	wait_queue_head_t *wqh;
+	wait_queue_entry_t wait;
+	poll_table pt;
+	struct vhost_iommu *vi;
+	u32 nr_groups;
+	struct vhost_iommu_group groups[VHOST_IOMMU_MAX_PAGE_GROUPS];
+	u32 nr_backlog;
+	struct vhost_iommu_event backlog[VHOST_IOMMU_MAX_EVENT_BACKLOG];
+	u32 answers[VHOST_IOMMU_FAULT_BUF_RECORDS];
+	u8 buf[VHOST_IOMMU_FAULT_BUF_RECORDS * VHOST_IOMMU_PGFAULT_SIZE];
+};
+
 /* Work bits, set by wake-ups and consumed by the worker. */
 enum {
 	VHOST_IOMMU_WORK_REQUEST,
+	VHOST_IOMMU_WORK_FAULT,		/* fault queue or event queue */
 };
 
 /**
@@ -244,6 +309,7 @@ enum {
  * @bindings: (domain, PASID) key -> struct vhost_iommu_binding
  * @nr_bindings: entries in @bindings
  * @batch: INVALIDATEs collected in the current pass
+ * @fq: the attached fault queue, or NULL
  */
 struct vhost_iommu {
 	struct mutex mutex;	/* see the top of this file */
@@ -268,6 +334,7 @@ struct vhost_iommu {
 	struct xarray bindings;
 	u32 nr_bindings;
 	struct vhost_iommu_batch batch;
+	struct vhost_iommu_faultq *fq;
 };
 
 /**
@@ -286,8 +353,13 @@ struct vhost_iommu_req_layout {
  */
 #define VHOST_IOMMU_TO_VMM	0x100
 #define VHOST_IOMMU_FAST_INVAL	0x101
+#define VHOST_IOMMU_FAST_PAGE_RESP	0x102
+
+struct iommu_hwpt_pgfault;
+struct iommu_hwpt_page_response;
 
 /* main.c */
+void vhost_iommu_wake(struct vhost_iommu *vi, int bit);
 int vhost_iommu_copy_arg(void *dst, size_t ksize, size_t minsz,
 			 void __user *arg, u32 *usize);
 
@@ -314,10 +386,29 @@ long vhost_iommu_complete_request(struct vhost_iommu *vi, void __user *arg);
 int vhost_iommu_hwpt_invalidate(struct vhost_iommu *vi, u32 object_id,
 				u32 data_type, const void *entries,
 				u32 entry_len, u32 n, u32 *done);
+ssize_t vhost_iommu_fault_read(struct vhost_iommu *vi, struct file *file,
+			       void *buf, size_t count);
+int vhost_iommu_fault_write(struct vhost_iommu *vi, struct file *file,
+			    const struct iommu_hwpt_page_response *r, u32 n,
+			    u32 *done);
 void vhost_iommu_drop_iommufd(struct vhost_iommu *vi);
 long vhost_iommu_set_iommufd(struct vhost_iommu *vi, void __user *arg);
 
+/* fault.c */
+int vhost_iommu_pgfault_to_event(const struct iommu_hwpt_pgfault *pf,
+				 u32 endpoint, bool last,
+				 struct virtio_iommu_page_req *ev);
+int vhost_iommu_page_resp_code(u16 code);
+void vhost_iommu_fault_answer_all(struct vhost_iommu *vi);
+void vhost_iommu_fault_endpoint_gone(struct vhost_iommu *vi, u32 endpoint);
+void vhost_iommu_fault_detach(struct vhost_iommu *vi);
+long vhost_iommu_set_fault_queue(struct vhost_iommu *vi, void __user *arg);
+bool vhost_iommu_handle_faults(struct vhost_iommu *vi);
+u8 vhost_iommu_handle_page_resp(struct vhost_iommu *vi,
+				const struct virtio_iommu_req_page_resp *r);
+
 /* binding.c */
+int vhost_iommu_endpoint_of(struct vhost_iommu *vi, u32 dev_id, u32 *endpoint);
 struct vhost_iommu_binding *vhost_iommu_find_binding(struct vhost_iommu *vi,
 						     u32 domain,
 						     bool has_pasid, u32 pasid);
@@ -336,6 +427,7 @@ int vhost_iommu_chain_copy(const struct vhost_iommu_chain *chain, bool write,
 int vhost_iommu_vq_get_chain(struct vhost_iommu_vq *vq,
 			     const struct vhost_iommu_mem *mem,
 			     struct vhost_iommu_chain *chain);
+int vhost_iommu_vq_avail(struct vhost_iommu_vq *vq, u16 *n);
 int vhost_iommu_vq_add_used(struct vhost_iommu_vq *vq, u16 head, u32 len);
 bool vhost_iommu_vq_need_signal(struct vhost_iommu_vq *vq, u16 old);
 bool vhost_iommu_vq_enable_notify(struct vhost_iommu_vq *vq);

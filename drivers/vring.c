@@ -278,6 +278,24 @@ int vhost_iommu_vq_get_chain(struct vhost_iommu_vq *vq,
 }
 
 /**
+ * vhost_iommu_vq_avail() - how many chains the guest made available
+ * @vq: the virtqueue
+ * @n: receives the count not taken yet
+ *
+ * Return: 0, or -EIO if the ring is unreadable or its index is garbage.
+ */
+int vhost_iommu_vq_avail(struct vhost_iommu_vq *vq, u16 *n)
+{
+	struct vring_avail __user *avail = u64_to_user_ptr(vq->avail);
+	__virtio16 raw;
+
+	if (get_user(raw, &avail->idx))
+		return -EIO;
+	*n = le16_to_cpu((__force __le16)raw) - vq->last_avail_idx;
+	return *n > vq->num ? -EIO : 0;
+}
+
+/**
  * vhost_iommu_vq_add_used() - publish one used entry
  * @vq: the virtqueue
  * @head: head index of the chain

@@ -262,12 +262,15 @@ static void vhost_iommu_check_others(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, VHOST_IOMMU_TO_VMM,
 			check(VIRTIO_IOMMU_T_PROBE, &p, RANGES));
 
-	/* INVALIDATE goes to the fast path; nothing is outstanding yet. */
+	/* INVALIDATE and PAGE_RESP go to their fast paths. */
 	KUNIT_EXPECT_EQ(test, VHOST_IOMMU_FAST_INVAL,
 			check(VIRTIO_IOMMU_T_INVALIDATE, &inv, 0));
 	inv.reserved[18] = 1;
 	KUNIT_EXPECT_EQ(test, VIRTIO_IOMMU_S_INVAL,
 			check(VIRTIO_IOMMU_T_INVALIDATE, &inv, 0));
+	KUNIT_EXPECT_EQ(test, VHOST_IOMMU_FAST_PAGE_RESP,
+			check(VIRTIO_IOMMU_T_PAGE_RESP, &pr, 0));
+	pr.reserved[9] = 1;
 	KUNIT_EXPECT_EQ(test, VIRTIO_IOMMU_S_INVAL,
 			check(VIRTIO_IOMMU_T_PAGE_RESP, &pr, 0));
 }

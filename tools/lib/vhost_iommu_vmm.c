@@ -262,6 +262,16 @@ int vhi_set_iommufd(int fd, int iommufd)
 	return vhi_ioctl(fd, VHOST_IOMMU_SET_IOMMUFD, &a);
 }
 
+int vhi_set_fault_queue(int fd, int fault_fd)
+{
+	struct vhost_iommu_fault_queue a = {
+		.size = sizeof(a),
+		.fault_fd = fault_fd,
+	};
+
+	return vhi_ioctl(fd, VHOST_IOMMU_SET_FAULT_QUEUE, &a);
+}
+
 static int vhi_set_endpoint(int fd, __u32 flags, __u32 endpoint,
 			    __u32 dev_id, __u64 virt_id)
 {

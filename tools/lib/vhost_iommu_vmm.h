@@ -111,6 +111,8 @@ int vhi_reset_device(int fd);
 
 /* VHOST_IOMMU_SET_IOMMUFD; @iommufd -1 lets go of the current one. */
 int vhi_set_iommufd(int fd, int iommufd);
+/* An iommufd fault queue fd whose page requests go to the guest, or -1. */
+int vhi_set_fault_queue(int fd, int fault_fd);
 /* VHOST_IOMMU_SET_ENDPOINT without and with VHOST_IOMMU_ENDPOINT_F_REMOVE. */
 int vhi_add_endpoint(int fd, __u32 endpoint, __u32 dev_id, __u64 virt_id);
 int vhi_remove_endpoint(int fd, __u32 endpoint);

@@ -407,6 +407,28 @@ int vg_submit_bufs(struct vg_vq *vq, unsigned int flags, struct vg_req *req)
 	return 0;
 }
 
+int vg_post_writable(struct vg_vq *vq, __u32 len, unsigned int flags,
+		     struct vg_req *req)
+{
+	int ret;
+
+	memset(req, 0, sizeof(*req));
+	req->out_len = len;
+	ret = vg_alloc(vq->mem, len, 8, &req->out_gpa);
+	if (ret)
+		return ret;
+	vg_fill(vq->mem, req->out_gpa, VG_POISON, len);
+	req->head = vg_desc_alloc(vq, 1);
+	vg_desc_set(&vq->desc[req->head], req->out_gpa, len,
+		    VRING_DESC_F_WRITE, 0);
+	vg_avail_add(vq, req->head);
+	if (!(flags & VG_SUBMIT_NO_PUBLISH))
+		vg_publish(vq);
+	if (!(flags & (VG_SUBMIT_NO_KICK | VG_SUBMIT_NO_PUBLISH)))
+		return vg_kick(vq);
+	return 0;
+}
+
 int vg_submit(struct vg_vq *vq, const void *body, __u32 in_len,
 	      __u32 out_len, unsigned int flags, struct vg_req *req)
 {

@@ -143,6 +143,12 @@ int vg_submit(struct vg_vq *vq, const void *body, __u32 in_len,
 	      __u32 out_len, unsigned int flags, struct vg_req *req);
 /* The same with buffers the caller placed; req->*_gpa/len are inputs. */
 int vg_submit_bufs(struct vg_vq *vq, unsigned int flags, struct vg_req *req);
+/*
+ * Queues one device-writable buffer of @len bytes filled with VG_POISON,
+ * as a driver fills its event queue; req->out_gpa/out_len describe it.
+ */
+int vg_post_writable(struct vg_vq *vq, __u32 len, unsigned int flags,
+		     struct vg_req *req);
 /* Makes every queued entry visible to the device. */
 void vg_publish(struct vg_vq *vq);
 int vg_kick(struct vg_vq *vq);

@@ -249,8 +249,12 @@ struct virtio_iommu_page_req {
  *   a malformed request, S_UNSUPP for one the binding's format cannot
  *   express without narrowing it; an iommufd error maps to NOENT (-ENOENT),
  *   INVAL (-EINVAL), NOMEM (-ENOMEM) or DEVERR;
- * - VIRTIO_IOMMU_S_INVAL: a PAGE_RESP that matches no outstanding page
- *   request.
+ * - PAGE_RESP: forwarded to the fault queue (VHOST_IOMMU_SET_FAULT_QUEUE)
+ *   for the page request group it names; VIRTIO_IOMMU_S_INVAL for unknown
+ *   flags, a response code above FAILURE, or a group that is not
+ *   outstanding (never delivered, already answered, or answered by the
+ *   device); VIRTIO_IOMMU_S_DEVERR when iommufd refuses the response for
+ *   another reason.
  *
  * ATTACH, DETACH, MAP, UNMAP, PROBE and ATTACH_TABLE that pass these checks
  * go to the VMM (VHOST_IOMMU_GET_REQUEST); the queue waits for the answer.
@@ -293,6 +297,7 @@ enum {
 	VHOST_IOMMU_CMD_SET_IOMMUFD = 0xa5,
 	VHOST_IOMMU_CMD_SET_ENDPOINT = 0xa6,
 	VHOST_IOMMU_CMD_BIND_DOMAIN = 0xa7,
+	VHOST_IOMMU_CMD_SET_FAULT_QUEUE = 0xa8,
 };
 
 /**
@@ -434,8 +439,16 @@ struct vhost_iommu_completion {
  * @out_invalidations: INVALIDATE requests completed
  * @out_inval_batches: IOMMU_HWPT_INVALIDATE calls made for them
  * @out_inval_errors: INVALIDATE requests that iommufd failed
+ * @out_page_reqs: page request records written to the event queue
+ * @out_page_resps: PAGE_RESP requests forwarded to the fault queue
+ * @out_page_req_invalid: page request groups the device answered
+ *                        INVALID itself because the guest could not take
+ *                        them (see VHOST_IOMMU_SET_FAULT_QUEUE)
+ * @out_fault_errors: fault queue reads or writes that failed
  *
- * Counters since the file was opened; they survive resets.
+ * Counters since the file was opened; they survive resets. A VMM built
+ * against an older header passes a smaller @size and gets the fields it
+ * knows.
  */
 struct vhost_iommu_stats {
 	__u32 size;
@@ -448,6 +461,10 @@ struct vhost_iommu_stats {
 	__aligned_u64 out_invalidations;
 	__aligned_u64 out_inval_batches;
 	__aligned_u64 out_inval_errors;
+	__aligned_u64 out_page_reqs;
+	__aligned_u64 out_page_resps;
+	__aligned_u64 out_page_req_invalid;
+	__aligned_u64 out_fault_errors;
 };
 
 #define VHOST_IOMMU_GET_STATS _IO(VHOST_VIRTIO, VHOST_IOMMU_CMD_GET_STATS)
@@ -578,5 +595,62 @@ struct vhost_iommu_bind {
 };
 
 #define VHOST_IOMMU_BIND_DOMAIN _IO(VHOST_VIRTIO, VHOST_IOMMU_CMD_BIND_DOMAIN)
+
+/* Limits of page request handling */
+#define VHOST_IOMMU_MAX_PAGE_GROUPS	256
+#define VHOST_IOMMU_MAX_EVENT_BACKLOG	64
+
+/**
+ * struct vhost_iommu_fault_queue - ioctl(VHOST_IOMMU_SET_FAULT_QUEUE)
+ * @size: sizeof(struct vhost_iommu_fault_queue)
+ * @flags: must be 0
+ * @fault_fd: the fd IOMMU_FAULT_QUEUE_ALLOC returned, or -1 to detach
+ * @__reserved: must be 0
+ *
+ * Hands the device an iommufd fault queue. From then on the device's
+ * worker is its only reader: it reads each page request group, writes
+ * every record of it as a struct virtio_iommu_page_req into the guest's
+ * event queue (all records of a group, %VIRTIO_IOMMU_FAULT_F_LAST on the
+ * final one) and remembers the group until the guest answers it with
+ * PAGE_RESP, which the device writes back to the fault queue (SUCCESS as
+ * IOMMUFD_PAGE_RESP_SUCCESS, INVALID and FAILURE as
+ * IOMMUFD_PAGE_RESP_INVALID). The VMM must not read or write the fault
+ * queue itself while it is attached. The iommufd device ID of each record
+ * is mapped back to the endpoint registered with VHOST_IOMMU_SET_ENDPOINT.
+ *
+ * The device answers a group IOMMUFD_PAGE_RESP_INVALID itself, and counts
+ * it in out_page_req_invalid, when the guest cannot take it: PAGE_REQ not
+ * negotiated, the event queue not set up or broken, event buffers shorter
+ * than 48 bytes (a guest that only knows the 24-byte fault report), a
+ * group larger than the event queue or %VHOST_IOMMU_MAX_EVENT_BACKLOG, no
+ * free event buffer while %VHOST_IOMMU_MAX_EVENT_BACKLOG records already
+ * wait for one, %VHOST_IOMMU_MAX_PAGE_GROUPS groups outstanding, a device
+ * ID that no endpoint is registered for, a group ID above 0xffff, or a
+ * group with the same endpoint, PASID and group ID as one outstanding.
+ *
+ * Every outstanding group, delivered or not, is answered INVALID when the
+ * fault queue is detached or replaced, the iommufd is let go of or
+ * replaced, the device is reset (VHOST_IOMMU_RESET_DEVICE,
+ * VHOST_RESET_OWNER), and when the file is closed by the owner; those of
+ * one endpoint when the endpoint is removed. A file released in another
+ * context (for example at the owner's exit) cannot write to the fault
+ * queue; iommufd answers the groups itself when their HWPT is detached or
+ * the fault queue destroyed. A group iommufd answered on its own (the
+ * device was detached from the HWPT) gets S_INVAL if the guest answers
+ * it later.
+ *
+ * Errors: -EBADF for a bad descriptor; -EINVAL for a file that is not an
+ * iommufd fault queue open for reading and writing, or when no iommufd is
+ * set (VHOST_IOMMU_SET_IOMMUFD).
+ */
+struct vhost_iommu_fault_queue {
+	__u32 size;
+	__u32 flags;
+	__s32 fault_fd;
+	__u32 __reserved;
+};
+
+#define VHOST_IOMMU_SET_FAULT_QUEUE \
+	_IO(VHOST_VIRTIO, VHOST_IOMMU_CMD_SET_FAULT_QUEUE)
 
 #endif /* _UAPI_LINUX_VHOST_IOMMU_H */

@@ -1,0 +1,586 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * vhost-iommu page requests: iommufd fault queue records to event queue
+ * buffers, and the guest's PAGE_RESP back to the fault queue.
+ *
+ * A group read from the fault queue is outstanding until it is answered,
+ * by the guest or, when the guest cannot take it, by the device itself
+ * with IOMMUFD_PAGE_RESP_INVALID: a host device must never wait on a
+ * group nobody will answer. Groups wait in a short backlog while the
+ * event queue has no free buffers.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <kunit/visibility.h>
+#include <linux/dcache.h>
+#include <linux/export.h>
+#include <linux/file.h>
+#include <linux/fs.h>
+#include <linux/mm.h>
+#include <linux/sched.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+#include <linux/uaccess.h>
+#include <uapi/linux/iommufd.h>
+
+#include "vhost_iommu.h"
+
+static_assert(sizeof(struct iommu_hwpt_pgfault) == VHOST_IOMMU_PGFAULT_SIZE);
+static_assert(sizeof(struct iommu_hwpt_page_response) == 8);
+
+/* The name iommufd gives its fault queue files, stable since 6.11. */
+#define VHOST_IOMMU_FAULT_FILE_NAME	"[iommufd-pgfault]"
+/* Reads from the fault queue per worker pass. */
+#define VHOST_IOMMU_FAULT_READS		8
+
+/**
+ * vhost_iommu_pgfault_to_event() - one fault queue record as an event
+ * @pf: the record iommufd gave
+ * @endpoint: the guest endpoint of @pf->dev_id
+ * @last: the record is the last of its group
+ * @ev: the event record for the guest
+ *
+ * Return: 0, or -ERANGE for a group ID the 16-bit field cannot hold.
+ */
+int vhost_iommu_pgfault_to_event(const struct iommu_hwpt_pgfault *pf,
+				 u32 endpoint, bool last,
+				 struct virtio_iommu_page_req *ev)
+{
+	u32 flags = VIRTIO_IOMMU_FAULT_F_PAGE_REQ |
+		    VIRTIO_IOMMU_FAULT_F_ADDRESS |
+		    VIRTIO_IOMMU_FAULT_F_GROUP_ID;
+
+	if (pf->grpid > U16_MAX)
+		return -ERANGE;
+	if (pf->perm & IOMMU_PGFAULT_PERM_READ)
+		flags |= VIRTIO_IOMMU_FAULT_F_READ;
+	if (pf->perm & IOMMU_PGFAULT_PERM_WRITE)
+		flags |= VIRTIO_IOMMU_FAULT_F_WRITE;
+	if (pf->perm & IOMMU_PGFAULT_PERM_EXEC)
+		flags |= VIRTIO_IOMMU_FAULT_F_EXEC;
+	if (pf->perm & IOMMU_PGFAULT_PERM_PRIV)
+		flags |= VIRTIO_IOMMU_FAULT_F_PRIVILEGED;
+	if (last)
+		flags |= VIRTIO_IOMMU_FAULT_F_LAST;
+	if (pf->flags & IOMMU_PGFAULT_FLAGS_PASID_VALID)
+		flags |= VIRTIO_IOMMU_FAULT_F_PASID;
+
+	memset(ev, 0, sizeof(*ev));
+	ev->reason = VIRTIO_IOMMU_FAULT_R_MAPPING;
+	ev->flags = cpu_to_le32(flags);
+	ev->endpoint = cpu_to_le32(endpoint);
+	if (pf->flags & IOMMU_PGFAULT_FLAGS_PASID_VALID)
+		ev->pasid = cpu_to_le32(pf->pasid);
+	ev->address = cpu_to_le64(pf->addr);
+	ev->group_id = cpu_to_le16(pf->grpid);
+	return 0;
+}
+EXPORT_SYMBOL_IF_KUNIT(vhost_iommu_pgfault_to_event);
+
+/**
+ * vhost_iommu_page_resp_code() - iommufd's code for a guest response code
+ * @code: VIRTIO_IOMMU_PAGE_RESP_*
+ *
+ * iommufd has no FAILURE; INVALID is the closest: the device stops
+ * asking for the page without retrying.
+ *
+ * Return: IOMMUFD_PAGE_RESP_*, or -EINVAL for an unknown code.
+ */
+int vhost_iommu_page_resp_code(u16 code)
+{
+	switch (code) {
+	case VIRTIO_IOMMU_PAGE_RESP_SUCCESS:
+		return IOMMUFD_PAGE_RESP_SUCCESS;
+	case VIRTIO_IOMMU_PAGE_RESP_INVALID:
+	case VIRTIO_IOMMU_PAGE_RESP_FAILURE:
+		return IOMMUFD_PAGE_RESP_INVALID;
+	}
+	return -EINVAL;
+}
+EXPORT_SYMBOL_IF_KUNIT(vhost_iommu_page_resp_code);
+
+/* Can this context write to the fault queue? Only in the owner's mm. */
+static bool vhost_iommu_fault_can_write(struct vhost_iommu *vi)
+{
+	return vi->scratch && current->mm && current->mm == vi->owner;
+}
+
+/* Forget group @g and the records of it still waiting in the backlog. */
+static void vhost_iommu_group_free(struct vhost_iommu_faultq *fq, u32 g)
+{
+	u32 i, n = 0;
+
+	if (!fq->groups[g].used)
+		return;
+	if (!fq->groups[g].delivered) {
+		for (i = 0; i < fq->nr_backlog; i++)
+			if (fq->backlog[i].group != g)
+				fq->backlog[n++] = fq->backlog[i];
+		fq->nr_backlog = n;
+	}
+	fq->groups[g].used = false;
+	fq->nr_groups--;
+}
+
+/*
+ * Answer @n cookies INVALID. iommufd stops at a cookie it no longer
+ * has (it answered the group itself on a detach): skip it, go on.
+ */
+static void vhost_iommu_answer_cookies(struct vhost_iommu *vi,
+				       const u32 *cookies, u32 n)
+{
+	struct vhost_iommu_faultq *fq = vi->fq;
+	struct iommu_hwpt_page_response r[32];
+	u32 i, k, done;
+	int ret;
+
+	if (!vhost_iommu_fault_can_write(vi))
+		return;
+	for (i = 0; i < n; i += k) {
+		k = min_t(u32, n - i, ARRAY_SIZE(r));
+		for (done = 0; done < k; done++)
+			r[done] = (struct iommu_hwpt_page_response) {
+				.cookie = cookies[i + done],
+				.code = IOMMUFD_PAGE_RESP_INVALID,
+			};
+		ret = vhost_iommu_fault_write(vi, fq->file, r, k, &done);
+		vi->stats.out_page_req_invalid += done;
+		if (ret == -EINVAL && done < k) {
+			pr_debug("group %u already answered by iommufd\n",
+				 cookies[i + done]);
+			k = done + 1;
+		} else if (ret) {
+			vi->stats.out_fault_errors++;
+			k = done + 1;
+		}
+	}
+}
+
+/* Answer INVALID every group @keep says no to; all when @keep is NULL. */
+static void vhost_iommu_answer_groups(struct vhost_iommu *vi,
+				      bool (*keep)(const struct vhost_iommu_group *,
+						   u32),
+				      u32 arg)
+{
+	struct vhost_iommu_faultq *fq = vi->fq;
+	u32 g, n = 0;
+
+	for (g = 0; g < ARRAY_SIZE(fq->groups); g++) {
+		if (!fq->groups[g].used ||
+		    (keep && keep(&fq->groups[g], arg)))
+			continue;
+		fq->answers[n++] = fq->groups[g].cookie;
+		vhost_iommu_group_free(fq, g);
+	}
+	if (n)
+		vhost_iommu_answer_cookies(vi, fq->answers, n);
+}
+
+static bool vhost_iommu_group_delivered(const struct vhost_iommu_group *grp,
+					u32 unused)
+{
+	return grp->delivered;
+}
+
+static bool vhost_iommu_group_other_ep(const struct vhost_iommu_group *grp,
+				       u32 endpoint)
+{
+	return grp->endpoint != endpoint;
+}
+
+/**
+ * vhost_iommu_fault_answer_all() - answer every outstanding group INVALID
+ * @vi: the device, mutex held; owner's ioctl context or release
+ */
+void vhost_iommu_fault_answer_all(struct vhost_iommu *vi)
+{
+	lockdep_assert_held(&vi->mutex);
+	if (vi->fq)
+		vhost_iommu_answer_groups(vi, NULL, 0);
+}
+
+/**
+ * vhost_iommu_fault_endpoint_gone() - answer an endpoint's groups INVALID
+ * @vi: the device, mutex held, owner's ioctl context
+ * @endpoint: the endpoint being removed
+ */
+void vhost_iommu_fault_endpoint_gone(struct vhost_iommu *vi, u32 endpoint)
+{
+	lockdep_assert_held(&vi->mutex);
+	if (vi->fq)
+		vhost_iommu_answer_groups(vi, vhost_iommu_group_other_ep,
+					  endpoint);
+}
+
+/**
+ * vhost_iommu_fault_detach() - answer everything and let go of the queue
+ * @vi: the device, mutex held; owner's ioctl context or release
+ */
+void vhost_iommu_fault_detach(struct vhost_iommu *vi)
+{
+	struct vhost_iommu_faultq *fq = vi->fq;
+
+	lockdep_assert_held(&vi->mutex);
+	if (!fq)
+		return;
+	vhost_iommu_answer_groups(vi, NULL, 0);
+	if (fq->wqh)
+		remove_wait_queue(fq->wqh, &fq->wait);
+	fput(fq->file);
+	vi->fq = NULL;
+	kvfree(fq);
+}
+
+/* Runs under the fault queue's wait queue lock: only wake the worker. */
+static int vhost_iommu_fault_wake(wait_queue_entry_t *wait, unsigned int mode,
+				  int sync, void *key)
+{
+	struct vhost_iommu_faultq *fq =
+		container_of(wait, struct vhost_iommu_faultq, wait);
+
+	/* iommufd wakes its readers without a key. */
+	if (!key || (key_to_poll(key) & EPOLLIN))
+		vhost_iommu_wake(fq->vi, VHOST_IOMMU_WORK_FAULT);
+	return 0;
+}
+
+static void vhost_iommu_fault_queue_proc(struct file *file,
+					 wait_queue_head_t *wqh,
+					 poll_table *pt)
+{
+	struct vhost_iommu_faultq *fq =
+		container_of(pt, struct vhost_iommu_faultq, pt);
+
+	fq->wqh = wqh;
+	add_wait_queue(wqh, &fq->wait);
+}
+
+/*
+ * There is no exported way to recognise an iommufd fault queue; check
+ * what can be seen: an anonymous file with iommufd's name for it, from
+ * the module that made the iommufd, open read-write, with the plain
+ * read/write/poll the worker calls.
+ */
+static bool vhost_iommu_is_fault_file(struct vhost_iommu *vi,
+				      struct file *file)
+{
+	const struct file_operations *fops = file->f_op;
+
+	return (file->f_mode & (FMODE_READ | FMODE_WRITE)) ==
+	       (FMODE_READ | FMODE_WRITE) &&
+	       fops->read && fops->write && fops->poll &&
+	       fops->owner == vi->iommufd->f_op->owner &&
+	       !strcmp(file->f_path.dentry->d_name.name,
+		       VHOST_IOMMU_FAULT_FILE_NAME);
+}
+
+/**
+ * vhost_iommu_set_fault_queue() - VHOST_IOMMU_SET_FAULT_QUEUE
+ * @vi: the device, mutex held, owner's context
+ * @arg: struct vhost_iommu_fault_queue
+ *
+ * Return: 0, -EBADF, -EINVAL, -ENOMEM or an argument error.
+ */
+long vhost_iommu_set_fault_queue(struct vhost_iommu *vi, void __user *arg)
+{
+	struct vhost_iommu_fault_queue c;
+	struct vhost_iommu_faultq *fq;
+	struct file *file;
+	u32 usize;
+	int ret;
+
+	lockdep_assert_held(&vi->mutex);
+	ret = vhost_iommu_copy_arg(&c, sizeof(c),
+				   offsetofend(struct vhost_iommu_fault_queue,
+					       __reserved), arg, &usize);
+	if (ret)
+		return ret;
+	if (c.flags || c.__reserved)
+		return -EOPNOTSUPP;
+	if (c.fault_fd == -1) {
+		vhost_iommu_fault_detach(vi);
+		return 0;
+	}
+	file = fget(c.fault_fd);
+	if (!file)
+		return -EBADF;
+	if (!vi->iommufd || !vi->scratch ||
+	    !vhost_iommu_is_fault_file(vi, file)) {
+		fput(file);
+		return -EINVAL;
+	}
+	if (vi->fq && vi->fq->file == file) {
+		fput(file);
+		return 0;
+	}
+	fq = kvzalloc(sizeof(*fq), GFP_KERNEL_ACCOUNT);
+	if (!fq) {
+		fput(file);
+		return -ENOMEM;
+	}
+	vhost_iommu_fault_detach(vi);
+	fq->file = file;
+	fq->vi = vi;
+	init_waitqueue_func_entry(&fq->wait, vhost_iommu_fault_wake);
+	init_poll_funcptr(&fq->pt, vhost_iommu_fault_queue_proc);
+	vi->fq = fq;
+	/* Hooks fq->wait; faults already queued start a pass. */
+	if (vfs_poll(file, &fq->pt) & EPOLLIN)
+		vhost_iommu_wake(vi, VHOST_IOMMU_WORK_FAULT);
+	return 0;
+}
+
+static bool vhost_iommu_eventq_ready(struct vhost_iommu *vi)
+{
+	const struct vhost_iommu_vq *vq = &vi->vqs[VHOST_IOMMU_VQ_EVENT];
+
+	return vi->features_set &&
+	       (vi->features & BIT_ULL(VIRTIO_IOMMU_F_PAGE_REQ)) &&
+	       vq->num && vq->addr_set && vq->kick && !vq->broken;
+}
+
+static struct vhost_iommu_group *
+vhost_iommu_group_find(struct vhost_iommu_faultq *fq, u32 endpoint,
+		       bool has_pasid, u32 pasid, u32 grpid)
+{
+	struct vhost_iommu_group *grp;
+	u32 g;
+
+	for (g = 0; g < ARRAY_SIZE(fq->groups); g++) {
+		grp = &fq->groups[g];
+		if (grp->used && grp->endpoint == endpoint &&
+		    grp->grpid == grpid && grp->has_pasid == has_pasid &&
+		    (!has_pasid || grp->pasid == pasid))
+			return grp;
+	}
+	return NULL;
+}
+
+/*
+ * Take one group of @n records read from the fault queue: remember it and
+ * queue its events, or return false to have it answered INVALID.
+ */
+static bool vhost_iommu_fault_take_group(struct vhost_iommu *vi,
+					 const struct iommu_hwpt_pgfault *pf,
+					 u32 n)
+{
+	struct vhost_iommu_faultq *fq = vi->fq;
+	const struct vhost_iommu_vq *vq = &vi->vqs[VHOST_IOMMU_VQ_EVENT];
+	bool has_pasid = pf->flags & IOMMU_PGFAULT_FLAGS_PASID_VALID;
+	struct vhost_iommu_group *grp;
+	u32 g, i, endpoint, free = U32_MAX;
+
+	/* A cookie iommufd hands out again was answered behind our back. */
+	for (g = 0; g < ARRAY_SIZE(fq->groups); g++) {
+		if (fq->groups[g].used && fq->groups[g].cookie == pf->cookie)
+			vhost_iommu_group_free(fq, g);
+		if (!fq->groups[g].used && free == U32_MAX)
+			free = g;
+	}
+	if (!vhost_iommu_eventq_ready(vi) || n > vq->num ||
+	    fq->nr_backlog + n > ARRAY_SIZE(fq->backlog) ||
+	    free == U32_MAX ||
+	    vhost_iommu_endpoint_of(vi, pf->dev_id, &endpoint))
+		return false;
+	if (vhost_iommu_group_find(fq, endpoint, has_pasid, pf->pasid,
+				   pf->grpid))
+		return false;
+	for (i = 0; i < n; i++) {
+		struct vhost_iommu_event *ev = &fq->backlog[fq->nr_backlog + i];
+
+		if (vhost_iommu_pgfault_to_event(&pf[i], endpoint, i == n - 1,
+						 &ev->rec))
+			return false;
+		ev->group = free;
+	}
+	fq->nr_backlog += n;
+	grp = &fq->groups[free];
+	*grp = (struct vhost_iommu_group) {
+		.cookie = pf->cookie,
+		.endpoint = endpoint,
+		.pasid = has_pasid ? pf->pasid : 0,
+		.grpid = pf->grpid,
+		.has_pasid = has_pasid,
+		.used = true,
+	};
+	fq->nr_groups++;
+	return true;
+}
+
+/* Records @n read into fq->buf: take them group by group. */
+static void vhost_iommu_fault_take(struct vhost_iommu *vi, u32 n)
+{
+	struct vhost_iommu_faultq *fq = vi->fq;
+	const struct iommu_hwpt_pgfault *pf = (void *)fq->buf;
+	u32 first, i, nr_answers = 0;
+
+	for (first = 0; first < n; first = i) {
+		/* iommufd gives every record of a group the group's cookie. */
+		for (i = first + 1; i < n && pf[i].cookie == pf[first].cookie;
+		     i++)
+			;
+		if (!vhost_iommu_fault_take_group(vi, &pf[first], i - first))
+			fq->answers[nr_answers++] = pf[first].cookie;
+	}
+	if (nr_answers)
+		vhost_iommu_answer_cookies(vi, fq->answers, nr_answers);
+}
+
+/*
+ * Write the backlog's groups into event buffers, whole groups only. A
+ * buffer too short for the record stays available and the group is
+ * answered INVALID: that guest only takes 24-byte fault reports.
+ */
+static void vhost_iommu_fault_deliver(struct vhost_iommu *vi)
+{
+	struct vhost_iommu_faultq *fq = vi->fq;
+	struct vhost_iommu_vq *vq = &vi->vqs[VHOST_IOMMU_VQ_EVENT];
+	struct vhost_iommu_chain *chain = &vi->chain;
+	u32 g, n, k;
+	u16 avail;
+	int ret;
+
+	while (fq->nr_backlog) {
+		if (!vhost_iommu_eventq_ready(vi)) {
+			vhost_iommu_answer_groups(vi,
+						  vhost_iommu_group_delivered,
+						  0);
+			return;
+		}
+		g = fq->backlog[0].group;
+		for (n = 1; n < fq->nr_backlog && fq->backlog[n].group == g;
+		     n++)
+			;
+		ret = vhost_iommu_vq_avail(vq, &avail);
+		if (!ret && avail < n && vhost_iommu_vq_enable_notify(vq))
+			ret = vhost_iommu_vq_avail(vq, &avail);
+		if (ret) {
+			vhost_iommu_vq_mark_broken(vi, vq);
+			continue;
+		}
+		if (avail < n)
+			return;
+
+		for (k = 0; k < n; k++) {
+			struct virtio_iommu_page_req *rec = &fq->backlog[k].rec;
+
+			ret = vhost_iommu_vq_get_chain(vq, vi->mem, chain);
+			if (ret == -EBADMSG)
+				vhost_iommu_vq_add_used(vq, chain->head, 0);
+			if (ret) {
+				if (ret != -ENOENT)
+					vhost_iommu_vq_mark_broken(vi, vq);
+				break;
+			}
+			if (chain->out_len < sizeof(*rec)) {
+				vq->last_avail_idx--;
+				break;
+			}
+			if (vhost_iommu_chain_copy(chain, true, 0, rec,
+						   sizeof(*rec))) {
+				vhost_iommu_vq_add_used(vq, chain->head, 0);
+				vhost_iommu_vq_mark_broken(vi, vq);
+				break;
+			}
+			if (vhost_iommu_vq_add_used(vq, chain->head,
+						    sizeof(*rec))) {
+				vhost_iommu_vq_mark_broken(vi, vq);
+				break;
+			}
+			vi->stats.out_page_reqs++;
+		}
+		if (k == n) {
+			fq->groups[g].delivered = true;
+			fq->nr_backlog -= n;
+			memmove(fq->backlog, fq->backlog + n,
+				fq->nr_backlog * sizeof(fq->backlog[0]));
+			continue;
+		}
+		/* Not all of it reached the guest: nobody can answer it. */
+		fq->answers[0] = fq->groups[g].cookie;
+		vhost_iommu_group_free(fq, g);
+		vhost_iommu_answer_cookies(vi, fq->answers, 1);
+	}
+}
+
+/**
+ * vhost_iommu_handle_faults() - one pass of the worker over the fault queue
+ * @vi: the device, mutex held, in the worker
+ *
+ * Return: true if the fault queue may hold more and another pass is due.
+ */
+bool vhost_iommu_handle_faults(struct vhost_iommu *vi)
+{
+	struct vhost_iommu_faultq *fq = vi->fq;
+	struct vhost_iommu_vq *vq = &vi->vqs[VHOST_IOMMU_VQ_EVENT];
+	u16 old = vq->last_used_idx;
+	bool more = true;
+	unsigned int i;
+	ssize_t n;
+
+	lockdep_assert_held(&vi->mutex);
+	if (!fq)
+		return false;
+	vhost_iommu_fault_deliver(vi);
+	for (i = 0; i < VHOST_IOMMU_FAULT_READS; i++) {
+		n = vhost_iommu_fault_read(vi, fq->file, fq->buf,
+					   sizeof(fq->buf));
+		if (n <= 0) {
+			if (n < 0) {
+				pr_debug("fault queue read: %zd\n", n);
+				vi->stats.out_fault_errors++;
+			}
+			more = false;
+			break;
+		}
+		vhost_iommu_fault_take(vi, n / sizeof(struct iommu_hwpt_pgfault));
+		vhost_iommu_fault_deliver(vi);
+	}
+	if (vq->last_used_idx != old)
+		vhost_iommu_vq_signal(vq);
+	return more;
+}
+
+/**
+ * vhost_iommu_handle_page_resp() - a guest PAGE_RESP
+ * @vi: the device, mutex held, in the worker
+ * @r: the request, reserved field checked
+ *
+ * Return: the status for the request's tail.
+ */
+u8 vhost_iommu_handle_page_resp(struct vhost_iommu *vi,
+				const struct virtio_iommu_req_page_resp *r)
+{
+	struct vhost_iommu_faultq *fq = vi->fq;
+	bool has_pasid = le32_to_cpu(r->flags) & VIRTIO_IOMMU_PAGE_RESP_F_PASID;
+	struct iommu_hwpt_page_response resp;
+	struct vhost_iommu_group *grp;
+	u32 done;
+	int code, ret;
+
+	lockdep_assert_held(&vi->mutex);
+	code = vhost_iommu_page_resp_code(le16_to_cpu(r->resp_code));
+	if (le32_to_cpu(r->flags) & ~VIRTIO_IOMMU_PAGE_RESP_F_PASID ||
+	    code < 0 || !fq)
+		return VIRTIO_IOMMU_S_INVAL;
+	grp = vhost_iommu_group_find(fq, le32_to_cpu(r->endpoint), has_pasid,
+				     le32_to_cpu(r->pasid),
+				     le32_to_cpu(r->grpid));
+	if (!grp || !grp->delivered)
+		return VIRTIO_IOMMU_S_INVAL;
+
+	resp.cookie = grp->cookie;
+	resp.code = code;
+	ret = vhost_iommu_fault_write(vi, fq->file, &resp, 1, &done);
+	/* -EINVAL: iommufd answered it itself when the device left the HWPT. */
+	if (!ret || ret == -EINVAL)
+		vhost_iommu_group_free(fq, grp - fq->groups);
+	if (!ret) {
+		vi->stats.out_page_resps++;
+		return VIRTIO_IOMMU_S_OK;
+	}
+	if (ret == -EINVAL)
+		return VIRTIO_IOMMU_S_INVAL;
+	vi->stats.out_fault_errors++;
+	return VIRTIO_IOMMU_S_DEVERR;
+}

@@ -10,8 +10,13 @@
  * the iommufd selftest mock (CONFIG_IOMMUFD_TEST), hands the iommufd to
  * the device and binds guest domain 1 to the HWPT. The guest's
  * INVALIDATE requests for domain 1 now reach the HWPT without the VMM,
- * which the mock's four IOTLB slots show. Exits non-zero if anything is
- * not as expected.
+ * which the mock's four IOTLB slots show.
+ *
+ * Last, page requests: the mock device is attached to a nested HWPT with
+ * an iommufd fault queue, which the VMM hands to the device. A page
+ * request the mock issues reaches the guest's event queue as a 48-byte
+ * record, and the guest's PAGE_RESP goes back to iommufd, both without
+ * the VMM. Exits non-zero if anything is not as expected.
  */
 #include <endian.h>
 #include <errno.h>
@@ -32,6 +37,10 @@
 #define MSI_END		0xfeefffffULL
 #define INPUT_END	((1ULL << 48) - 1)
 #define INVAL_ADDR	0x100000ULL
+#define ENDPOINT	8
+#define PR_PASID	1
+#define PR_GROUP	2
+#define PR_ADDR		0xdeadb000ULL
 
 static int failures;
 
@@ -337,6 +346,104 @@ static void guest_invalidate(struct vg_vq *rq, const struct imock_world *w)
 		   VIRTIO_IOMMU_S_NOENT, &req);
 }
 
+/* A faulting nested HWPT for the mock device, its queue given to the device. */
+static int vmm_fault_setup(int fd, struct imock_world *w, int *fault_fd)
+{
+	__u32 fault_id, hwpt;
+	int ret;
+
+	ret = imock_fault_alloc(w->fd, &fault_id, fault_fd);
+	if (!ret)
+		ret = imock_hwpt_alloc_nested(w->fd, w->idev_id, w->parent_id,
+					      fault_id, &hwpt);
+	if (!ret)
+		ret = imock_domain_replace(w->fd, w->stdev_id, hwpt);
+	if (ret) {
+		fail("faulting HWPT (needs CONFIG_IOMMU_IOPF)", ret);
+		return ret;
+	}
+	printf("vmm: fault queue %u, mock device %u attached to HWPT %u with it\n",
+	       fault_id, w->idev_id, hwpt);
+	ret = vhi_add_endpoint(fd, ENDPOINT, w->idev_id, 0);
+	if (!ret)
+		ret = vhi_set_fault_queue(fd, *fault_fd);
+	if (ret) {
+		fail("SET_ENDPOINT / SET_FAULT_QUEUE", ret);
+		return ret;
+	}
+	printf("vmm: SET_ENDPOINT %u -> device %u, SET_FAULT_QUEUE -> OK\n",
+	       ENDPOINT, w->idev_id);
+	return 0;
+}
+
+static void guest_page_request(struct vg_vq *rq, struct vg_vq *eq,
+			       const struct imock_world *w, int fault_fd)
+{
+	struct iommu_hwpt_page_response resp = {
+		.cookie = 1,
+		.code = IOMMUFD_PAGE_RESP_SUCCESS,
+	};
+	struct virtio_iommu_req_page_resp pr = {};
+	struct virtio_iommu_page_req ev;
+	struct vg_req buf, req;
+	__u32 id, len;
+	int ret;
+
+	/* The guest's event buffers, sized for the 48-byte record. */
+	ret = vg_post_writable(eq, sizeof(ev), 0, &buf);
+	if (ret) {
+		fail("event buffer", ret);
+		return;
+	}
+	ret = imock_trigger_iopf(w->fd, w->idev_id, PR_PASID, PR_GROUP,
+				 IOMMU_PGFAULT_PERM_READ |
+				 IOMMU_PGFAULT_PERM_WRITE, PR_ADDR);
+	if (ret) {
+		fail("TRIGGER_IOPF", ret);
+		return;
+	}
+	printf("host: mock device %u issues a page request: PASID %u group %u address %#llx read+write\n",
+	       w->idev_id, PR_PASID, PR_GROUP, PR_ADDR);
+	ret = vg_wait_used(eq, VG_TIMEOUT_MS, &id, &len);
+	if (ret || id != buf.head || len != sizeof(ev)) {
+		printf("guest: no 48-byte page request event (ret %d, len %u)\n",
+		       ret, len);
+		failures++;
+		return;
+	}
+	vg_read(eq->mem, buf.out_gpa, &ev, sizeof(ev));
+	printf("guest: event: flags %#x endpoint %u PASID %u group %u address %#llx\n",
+	       le32toh(ev.flags), le32toh(ev.endpoint), le32toh(ev.pasid),
+	       le16toh(ev.group_id), (unsigned long long)le64toh(ev.address));
+	if (!(le32toh(ev.flags) & VIRTIO_IOMMU_FAULT_F_PAGE_REQ) ||
+	    le32toh(ev.endpoint) != ENDPOINT || le32toh(ev.pasid) != PR_PASID ||
+	    le16toh(ev.group_id) != PR_GROUP ||
+	    le64toh(ev.address) != PR_ADDR) {
+		printf("guest: the event is not the page request\n");
+		failures++;
+		return;
+	}
+
+	pr.head.type = VIRTIO_IOMMU_T_PAGE_RESP;
+	pr.endpoint = htole32(ENDPOINT);
+	pr.flags = htole32(VIRTIO_IOMMU_PAGE_RESP_F_PASID);
+	pr.pasid = htole32(PR_PASID);
+	pr.grpid = htole32(PR_GROUP);
+	pr.resp_code = htole16(VIRTIO_IOMMU_PAGE_RESP_SUCCESS);
+	if (guest_send(rq, "PAGE_RESP SUCCESS", &pr, offsetof(typeof(pr), tail),
+		       4, VIRTIO_IOMMU_S_OK, &req))
+		return;
+	/* iommufd took it: its cookie (the first, 1) is no longer open. */
+	if (write(fault_fd, &resp, sizeof(resp)) != -1 || errno != EINVAL) {
+		printf("vmm: iommufd still waited for the response\n");
+		failures++;
+		return;
+	}
+	printf("vmm: iommufd has the response: the group's cookie is closed\n");
+	guest_send(rq, "PAGE_RESP again", &pr, offsetof(typeof(pr), tail), 4,
+		   VIRTIO_IOMMU_S_INVAL, &req);
+}
+
 int main(void)
 {
 	struct imock_world w = { .fd = -1 };
@@ -344,7 +451,7 @@ int main(void)
 	struct vhost_iommu_stats st;
 	struct vg_vq rq, eq;
 	struct vg_mem mem;
-	int fd, ret;
+	int fd, ret, fault_fd = -1;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	ret = vg_mem_init(&mem, GUEST_BASE, GUEST_SIZE, 2);
@@ -381,6 +488,8 @@ int main(void)
 	guest_run(&rq);
 	if (!failures && !vmm_bind(fd, &w))
 		guest_invalidate(&rq, &w);
+	if (!failures && !vmm_fault_setup(fd, &w, &fault_fd))
+		guest_page_request(&rq, &eq, &w, fault_fd);
 	ret = vhi_server_stop(&srv);
 	if (ret)
 		fail("VMM thread", ret);
@@ -400,9 +509,15 @@ int main(void)
 		       (unsigned long long)st.out_invalidations,
 		       (unsigned long long)st.out_inval_batches,
 		       (unsigned long long)st.out_inval_errors);
+		printf("vmm: stats: %llu page requests delivered, %llu responses, %llu answered by the device\n",
+		       (unsigned long long)st.out_page_reqs,
+		       (unsigned long long)st.out_page_resps,
+		       (unsigned long long)st.out_page_req_invalid);
 	}
 	/* The device first: it holds a reference on the iommufd. */
 	close(fd);
+	if (fault_fd >= 0)
+		close(fault_fd);
 	imock_world_destroy(&w);
 	vg_vq_destroy(&rq);
 	vg_vq_destroy(&eq);

@@ -78,6 +78,26 @@ int vhost_iommu_pgfault_to_event(const struct iommu_hwpt_pgfault *pf,
 EXPORT_SYMBOL_IF_KUNIT(vhost_iommu_pgfault_to_event);
 
 /**
+ * vhost_iommu_group_len() - records of the first group in a read
+ * @pf: records as iommufd returned them, whole groups
+ * @n: how many, at least one
+ *
+ * iommufd gives every record of a group the group's cookie, and cookies
+ * of open groups differ, so the group ends where the cookie changes.
+ *
+ * Return: the number of records of the group @pf starts, 1 to @n.
+ */
+u32 vhost_iommu_group_len(const struct iommu_hwpt_pgfault *pf, u32 n)
+{
+	u32 i;
+
+	for (i = 1; i < n && pf[i].cookie == pf[0].cookie; i++)
+		;
+	return i;
+}
+EXPORT_SYMBOL_IF_KUNIT(vhost_iommu_group_len);
+
+/**
  * vhost_iommu_page_resp_code() - iommufd's code for a guest response code
  * @code: VIRTIO_IOMMU_PAGE_RESP_*
  *
@@ -412,14 +432,11 @@ static void vhost_iommu_fault_take(struct vhost_iommu *vi, u32 n)
 {
 	struct vhost_iommu_faultq *fq = vi->fq;
 	const struct iommu_hwpt_pgfault *pf = (void *)fq->buf;
-	u32 first, i, nr_answers = 0;
+	u32 first, len, nr_answers = 0;
 
-	for (first = 0; first < n; first = i) {
-		/* iommufd gives every record of a group the group's cookie. */
-		for (i = first + 1; i < n && pf[i].cookie == pf[first].cookie;
-		     i++)
-			;
-		if (!vhost_iommu_fault_take_group(vi, &pf[first], i - first))
+	for (first = 0; first < n; first += len) {
+		len = vhost_iommu_group_len(&pf[first], n - first);
+		if (!vhost_iommu_fault_take_group(vi, &pf[first], len))
 			fq->answers[nr_answers++] = pf[first].cookie;
 	}
 	if (nr_answers)

@@ -398,6 +398,7 @@ long vhost_iommu_set_iommufd(struct vhost_iommu *vi, void __user *arg);
 int vhost_iommu_pgfault_to_event(const struct iommu_hwpt_pgfault *pf,
 				 u32 endpoint, bool last,
 				 struct virtio_iommu_page_req *ev);
+u32 vhost_iommu_group_len(const struct iommu_hwpt_pgfault *pf, u32 n);
 int vhost_iommu_page_resp_code(u16 code);
 void vhost_iommu_fault_answer_all(struct vhost_iommu *vi);
 void vhost_iommu_fault_endpoint_gone(struct vhost_iommu *vi, u32 endpoint);

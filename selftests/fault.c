@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -790,6 +791,67 @@ TEST_F(flt, reset_owner_answers_outstanding)
 	three_outstanding(_metadata, self);
 	ASSERT_EQ(0, vhi_reset_owner(self->fd));
 	expect_none_waiting(_metadata, self, "after RESET_OWNER");
+}
+
+/*
+ * A child process owns a second device with the fault queue, has a page
+ * request delivered and exits without closing anything. Returns the
+ * number of the step that failed, 0 if all went well.
+ */
+static int exiting_owner(struct _test_data_flt *self)
+{
+	struct vhi_vring_config vr;
+	struct vhost_iommu_config cfg;
+	struct vg_req buf;
+	__u32 id, len;
+	int fd;
+
+	fd = vhi_open();
+	if (fd < 0 || vhi_set_owner(fd) ||
+	    vhi_set_mem_table(fd, self->mem.regions, self->mem.nr_regions))
+		return 1;
+	vhi_config_default(&cfg);
+	if (vhi_set_config(fd, &cfg) || vhi_set_features(fd, ALL_FEATURES))
+		return 2;
+	vg_vq_reset(&self->eq);
+	vg_vq_vring_config(&self->eq, &vr);
+	if (vhi_setup_vring(fd, VHOST_IOMMU_VQ_EVENT, &vr))
+		return 3;
+	if (vhi_set_iommufd(fd, self->w.fd) ||
+	    vhi_add_endpoint(fd, ENDPOINT, self->w.idev_id, 0) ||
+	    vhi_set_fault_queue(fd, self->fault_fd))
+		return 4;
+	if (vg_post_writable(&self->eq, EV_SIZE, 0, &buf) ||
+	    imock_trigger_iopf(self->w.fd, self->w.idev_id, PASID, 1, PERM_R,
+			       ADDR))
+		return 5;
+	if (vg_wait_used(&self->eq, VG_TIMEOUT_MS, &id, &len) ||
+	    len != EV_SIZE)
+		return 6;
+	return 0;
+}
+
+TEST_F(flt, owner_exit_leaves_groups_to_iommufd)
+{
+	int status;
+	pid_t pid;
+
+	/* One reader at a time: the child's device takes the queue. */
+	ASSERT_EQ(0, vhi_set_fault_queue(self->fd, -1));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid)
+		_exit(exiting_owner(self));
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	ASSERT_EQ(0, WEXITSTATUS(status));
+	/*
+	 * Its device was released after its memory was gone, so it could
+	 * not answer; iommufd does when the device leaves the HWPT.
+	 */
+	ASSERT_EQ(0, imock_domain_replace(self->w.fd, self->w.stdev_id,
+					  self->w.ioas_id));
+	expect_none_waiting(_metadata, self, "after the HWPT detach");
 }
 
 TEST_F(flt, answered_by_iommufd_behind_our_back)

@@ -149,6 +149,23 @@ static void fault_event_group_id_range(struct kunit *test)
 			vhost_iommu_pgfault_to_event(&pf, 1, true, &ev));
 }
 
+static void fault_group_len(struct kunit *test)
+{
+	/* Groups of 3, 1 and 2 records, as one read returns them. */
+	static const u32 cookies[] = { 4, 4, 4, 1, 7, 7 };
+	struct iommu_hwpt_pgfault pf[ARRAY_SIZE(cookies)] = {};
+	int i;
+
+	for (i = 0; i < ARRAY_SIZE(cookies); i++)
+		pf[i].cookie = cookies[i];
+	KUNIT_EXPECT_EQ(test, 3u, vhost_iommu_group_len(pf, 6));
+	KUNIT_EXPECT_EQ(test, 1u, vhost_iommu_group_len(pf + 3, 3));
+	KUNIT_EXPECT_EQ(test, 2u, vhost_iommu_group_len(pf + 4, 2));
+	/* A read cut short never runs past its end. */
+	KUNIT_EXPECT_EQ(test, 2u, vhost_iommu_group_len(pf, 2));
+	KUNIT_EXPECT_EQ(test, 1u, vhost_iommu_group_len(pf, 1));
+}
+
 static void fault_response_codes(struct kunit *test)
 {
 	KUNIT_EXPECT_EQ(test, IOMMUFD_PAGE_RESP_SUCCESS,
@@ -167,6 +184,7 @@ static struct kunit_case vhost_iommu_fault_cases[] = {
 	KUNIT_CASE(fault_event_perms),
 	KUNIT_CASE(fault_event_last),
 	KUNIT_CASE(fault_event_group_id_range),
+	KUNIT_CASE(fault_group_len),
 	KUNIT_CASE(fault_response_codes),
 	{}
 };

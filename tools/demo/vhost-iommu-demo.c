@@ -402,7 +402,7 @@ static void guest_page_request(struct vg_vq *rq, struct vg_vq *eq,
 		fail("TRIGGER_IOPF", ret);
 		return;
 	}
-	printf("host: mock device %u issues a page request: PASID %u group %u address %#llx read+write\n",
+	printf("host: mock device %u: page request PASID %u group %u %#llx rw\n",
 	       w->idev_id, PR_PASID, PR_GROUP, PR_ADDR);
 	ret = vg_wait_used(eq, VG_TIMEOUT_MS, &id, &len);
 	if (ret || id != buf.head || len != sizeof(ev)) {
@@ -509,7 +509,7 @@ int main(void)
 		       (unsigned long long)st.out_invalidations,
 		       (unsigned long long)st.out_inval_batches,
 		       (unsigned long long)st.out_inval_errors);
-		printf("vmm: stats: %llu page requests delivered, %llu responses, %llu answered by the device\n",
+		printf("vmm: stats: %llu page requests, %llu responses, %llu by the device\n",
 		       (unsigned long long)st.out_page_reqs,
 		       (unsigned long long)st.out_page_resps,
 		       (unsigned long long)st.out_page_req_invalid);

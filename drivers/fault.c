@@ -523,15 +523,16 @@ static void vhost_iommu_fault_deliver(struct vhost_iommu *vi)
 /**
  * vhost_iommu_handle_faults() - one pass of the worker over the fault queue
  * @vi: the device, mutex held, in the worker
+ * @read: the fault queue woke us: read it, not only deliver the backlog
  *
  * Return: true if the fault queue may hold more and another pass is due.
  */
-bool vhost_iommu_handle_faults(struct vhost_iommu *vi)
+bool vhost_iommu_handle_faults(struct vhost_iommu *vi, bool read)
 {
 	struct vhost_iommu_faultq *fq = vi->fq;
 	struct vhost_iommu_vq *vq = &vi->vqs[VHOST_IOMMU_VQ_EVENT];
 	u16 old = vq->last_used_idx;
-	bool more = true;
+	bool more = read;
 	unsigned int i;
 	ssize_t n;
 
@@ -539,7 +540,7 @@ bool vhost_iommu_handle_faults(struct vhost_iommu *vi)
 	if (!fq)
 		return false;
 	vhost_iommu_fault_deliver(vi);
-	for (i = 0; i < VHOST_IOMMU_FAULT_READS; i++) {
+	for (i = 0; read && i < VHOST_IOMMU_FAULT_READS; i++) {
 		n = vhost_iommu_fault_read(vi, fq->file, fq->buf,
 					   sizeof(fq->buf));
 		if (n <= 0) {

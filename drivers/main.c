@@ -53,17 +53,20 @@ void vhost_iommu_wake(struct vhost_iommu *vi, int bit)
 		vhost_task_wake(worker);
 }
 
-/* Another look at every queue, after the VMM changed something. */
+/*
+ * Another look at both queues after the VMM changed something. The fault
+ * queue wakes the worker itself when it has something to read.
+ */
 static void vhost_iommu_kick(struct vhost_iommu *vi)
 {
-	vhost_iommu_wake(vi, VHOST_IOMMU_WORK_FAULT);
+	vhost_iommu_wake(vi, VHOST_IOMMU_WORK_EVENTQ);
 	vhost_iommu_wake(vi, VHOST_IOMMU_WORK_REQUEST);
 }
 
 static int vhost_iommu_vq_work(const struct vhost_iommu_vq *vq)
 {
 	return vq->index == VHOST_IOMMU_VQ_REQUEST ? VHOST_IOMMU_WORK_REQUEST :
-						     VHOST_IOMMU_WORK_FAULT;
+						     VHOST_IOMMU_WORK_EVENTQ;
 }
 
 /* Runs under the eventfd's wait queue lock: no sleeping, no guest access. */
@@ -227,12 +230,13 @@ static void vhost_iommu_drop_owner(struct vhost_iommu *vi)
 static bool vhost_iommu_work(void *data)
 {
 	struct vhost_iommu *vi = data;
-	bool requests, faults;
+	bool requests, events, faults;
 
 	/* Entered in TASK_INTERRUPTIBLE: decide from kernel state only. */
 	requests = test_and_clear_bit(VHOST_IOMMU_WORK_REQUEST, &vi->work);
+	events = test_and_clear_bit(VHOST_IOMMU_WORK_EVENTQ, &vi->work);
 	faults = test_and_clear_bit(VHOST_IOMMU_WORK_FAULT, &vi->work);
-	if (!requests && !faults)
+	if (!requests && !events && !faults)
 		return false;
 	__set_current_state(TASK_RUNNING);
 
@@ -240,7 +244,7 @@ static bool vhost_iommu_work(void *data)
 	/* Each hands its bit back when it used up its weight. */
 	if (requests && vhost_iommu_handle_requests(vi))
 		set_bit(VHOST_IOMMU_WORK_REQUEST, &vi->work);
-	if (faults && vhost_iommu_handle_faults(vi))
+	if ((events || faults) && vhost_iommu_handle_faults(vi, faults))
 		set_bit(VHOST_IOMMU_WORK_FAULT, &vi->work);
 	mutex_unlock(&vi->mutex);
 	cond_resched();

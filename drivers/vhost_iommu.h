@@ -282,7 +282,8 @@ struct vhost_iommu_faultq {
 /* Work bits, set by wake-ups and consumed by the worker. */
 enum {
 	VHOST_IOMMU_WORK_REQUEST,
-	VHOST_IOMMU_WORK_FAULT,		/* fault queue or event queue */
+	VHOST_IOMMU_WORK_EVENTQ,	/* deliver waiting page requests */
+	VHOST_IOMMU_WORK_FAULT,		/* and read the fault queue */
 };
 
 /**
@@ -404,7 +405,7 @@ void vhost_iommu_fault_answer_all(struct vhost_iommu *vi);
 void vhost_iommu_fault_endpoint_gone(struct vhost_iommu *vi, u32 endpoint);
 void vhost_iommu_fault_detach(struct vhost_iommu *vi);
 long vhost_iommu_set_fault_queue(struct vhost_iommu *vi, void __user *arg);
-bool vhost_iommu_handle_faults(struct vhost_iommu *vi);
+bool vhost_iommu_handle_faults(struct vhost_iommu *vi, bool read);
 u8 vhost_iommu_handle_page_resp(struct vhost_iommu *vi,
 				const struct virtio_iommu_req_page_resp *r);
 

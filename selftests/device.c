@@ -278,15 +278,8 @@ static void fixture_config(struct vhost_iommu_config *cfg)
 static void rings_up(struct __test_metadata *_metadata,
 		     struct _test_data_vdev *self)
 {
-	struct vhi_vring_config vr;
-
-	vg_vq_reset(&self->rq);
-	vg_vq_reset(&self->eq);
-	ASSERT_EQ(0, vhi_set_features(self->fd, self->features));
-	vg_vq_vring_config(&self->rq, &vr);
-	ASSERT_EQ(0, vhi_setup_vring(self->fd, VHOST_IOMMU_VQ_REQUEST, &vr));
-	vg_vq_vring_config(&self->eq, &vr);
-	ASSERT_EQ(0, vhi_setup_vring(self->fd, VHOST_IOMMU_VQ_EVENT, &vr));
+	ASSERT_EQ(0, vg_rings_up(self->fd, &self->rq, &self->eq,
+				 self->features));
 }
 
 static void dev_up(struct __test_metadata *_metadata,
@@ -298,13 +291,9 @@ static void dev_up(struct __test_metadata *_metadata,
 				 GUEST_REGIONS));
 	ASSERT_EQ(0, vg_vq_init(&self->rq, &self->mem, RQ_NUM));
 	ASSERT_EQ(0, vg_vq_init(&self->eq, &self->mem, EQ_NUM));
-	self->fd = vhi_open();
-	ASSERT_LE(0, self->fd);
-	ASSERT_EQ(0, vhi_set_owner(self->fd));
-	ASSERT_EQ(0, vhi_set_mem_table(self->fd, self->mem.regions,
-				       self->mem.nr_regions));
 	fixture_config(&self->cfg);
-	ASSERT_EQ(0, vhi_set_config(self->fd, &self->cfg));
+	self->fd = vg_device_open(&self->mem, &self->cfg);
+	ASSERT_LE(0, self->fd);
 	rings_up(_metadata, self);
 }
 

@@ -79,15 +79,7 @@ FIXTURE(flt) {
 static void rings_up(struct __test_metadata *_metadata,
 		     struct _test_data_flt *self, __u64 features)
 {
-	struct vhi_vring_config vr;
-
-	vg_vq_reset(&self->rq);
-	vg_vq_reset(&self->eq);
-	ASSERT_EQ(0, vhi_set_features(self->fd, features));
-	vg_vq_vring_config(&self->rq, &vr);
-	ASSERT_EQ(0, vhi_setup_vring(self->fd, VHOST_IOMMU_VQ_REQUEST, &vr));
-	vg_vq_vring_config(&self->eq, &vr);
-	ASSERT_EQ(0, vhi_setup_vring(self->fd, VHOST_IOMMU_VQ_EVENT, &vr));
+	ASSERT_EQ(0, vg_rings_up(self->fd, &self->rq, &self->eq, features));
 }
 
 FIXTURE_SETUP(flt)
@@ -102,13 +94,9 @@ FIXTURE_SETUP(flt)
 				 GUEST_REGIONS));
 	ASSERT_EQ(0, vg_vq_init(&self->rq, &self->mem, RQ_NUM));
 	ASSERT_EQ(0, vg_vq_init(&self->eq, &self->mem, EQ_NUM));
-	self->fd = vhi_open();
-	ASSERT_LE(0, self->fd);
-	ASSERT_EQ(0, vhi_set_owner(self->fd));
-	ASSERT_EQ(0, vhi_set_mem_table(self->fd, self->mem.regions,
-				       self->mem.nr_regions));
 	vhi_config_default(&cfg);
-	ASSERT_EQ(0, vhi_set_config(self->fd, &cfg));
+	self->fd = vg_device_open(&self->mem, &cfg);
+	ASSERT_LE(0, self->fd);
 	rings_up(_metadata, self, ALL_FEATURES);
 
 	ret = imock_world_init(&self->w);
@@ -305,6 +293,10 @@ static __u8 send_resp(struct __test_metadata *_metadata,
 TEST_F(flt, attach_validates_the_fd)
 {
 	struct vhost_iommu_fault_queue a = { .size = sizeof(a) };
+	struct {
+		struct vhost_iommu_fault_queue q;
+		__u64 extra;
+	} big;
 	int efd, other;
 
 	efd = eventfd(0, 0);
@@ -327,6 +319,14 @@ TEST_F(flt, attach_validates_the_fd)
 	a.size = 8;
 	EXPECT_EQ(-1, ioctl(self->fd, VHOST_IOMMU_SET_FAULT_QUEUE, &a));
 	EXPECT_EQ(EINVAL, errno);
+	/* A newer, longer struct: only zeroes past what the kernel knows. */
+	big.q = a;
+	big.q.size = sizeof(big);
+	big.extra = 1;
+	EXPECT_EQ(-1, ioctl(self->fd, VHOST_IOMMU_SET_FAULT_QUEUE, &big));
+	EXPECT_EQ(E2BIG, errno);
+	big.extra = 0;
+	EXPECT_EQ(0, ioctl(self->fd, VHOST_IOMMU_SET_FAULT_QUEUE, &big));
 
 	/* Without an iommufd there is nothing to take it from. */
 	other = vhi_open();
@@ -800,22 +800,16 @@ TEST_F(flt, reset_owner_answers_outstanding)
  */
 static int exiting_owner(struct _test_data_flt *self)
 {
-	struct vhi_vring_config vr;
 	struct vhost_iommu_config cfg;
 	struct vg_req buf;
 	__u32 id, len;
 	int fd;
 
-	fd = vhi_open();
-	if (fd < 0 || vhi_set_owner(fd) ||
-	    vhi_set_mem_table(fd, self->mem.regions, self->mem.nr_regions))
-		return 1;
 	vhi_config_default(&cfg);
-	if (vhi_set_config(fd, &cfg) || vhi_set_features(fd, ALL_FEATURES))
-		return 2;
-	vg_vq_reset(&self->eq);
-	vg_vq_vring_config(&self->eq, &vr);
-	if (vhi_setup_vring(fd, VHOST_IOMMU_VQ_EVENT, &vr))
+	fd = vg_device_open(&self->mem, &cfg);
+	if (fd < 0)
+		return 1;
+	if (vg_rings_up(fd, &self->rq, &self->eq, ALL_FEATURES))
 		return 3;
 	if (vhi_set_iommufd(fd, self->w.fd) ||
 	    vhi_add_endpoint(fd, ENDPOINT, self->w.idev_id, 0) ||

@@ -506,3 +506,40 @@ int vg_eventfd_wait(int fd, int timeout_ms, __u64 *count)
 		*count = val;
 	return 0;
 }
+
+int vg_device_open(const struct vg_mem *m, struct vhost_iommu_config *cfg)
+{
+	int fd, ret;
+
+	fd = vhi_open();
+	if (fd < 0)
+		return fd;
+	ret = vhi_set_owner(fd);
+	if (!ret)
+		ret = vhi_set_mem_table(fd, m->regions, m->nr_regions);
+	if (!ret)
+		ret = vhi_set_config(fd, cfg);
+	if (ret) {
+		close(fd);
+		return ret;
+	}
+	return fd;
+}
+
+int vg_rings_up(int fd, struct vg_vq *rq, struct vg_vq *eq, __u64 features)
+{
+	struct vhi_vring_config vr;
+	int ret;
+
+	vg_vq_reset(rq);
+	vg_vq_reset(eq);
+	ret = vhi_set_features(fd, features);
+	if (ret)
+		return ret;
+	vg_vq_vring_config(rq, &vr);
+	ret = vhi_setup_vring(fd, VHOST_IOMMU_VQ_REQUEST, &vr);
+	if (ret)
+		return ret;
+	vg_vq_vring_config(eq, &vr);
+	return vhi_setup_vring(fd, VHOST_IOMMU_VQ_EVENT, &vr);
+}

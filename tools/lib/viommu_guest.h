@@ -180,6 +180,17 @@ __u16 vg_avail_event(const struct vg_vq *vq);
 void vg_used_store_idx(struct vg_vq *vq, __u16 idx);
 
 /*
+ * The device /dev/vhost-iommu for guest memory @m: opened, owned, given
+ * the memory table and @cfg. Returns the fd or -errno.
+ */
+int vg_device_open(const struct vg_mem *m, struct vhost_iommu_config *cfg);
+/*
+ * Clears both rings and sets @features and both queues up on device @fd
+ * with base 0, as a driver does after a device reset.
+ */
+int vg_rings_up(int fd, struct vg_vq *rq, struct vg_vq *eq, __u64 features);
+
+/*
  * Waits up to @timeout_ms for the eventfd and reads its counter:
  * -ETIMEDOUT if it was not signalled.
  */

@@ -19,7 +19,7 @@ KDIR_IS_TEST_KERNEL := 1
 endif
 endif
 
-.PHONY: all modules kernel selftests run check static clean help
+.PHONY: all modules kernel selftests run check coverage fuzz static clean help
 
 all: modules
 
@@ -43,6 +43,17 @@ run:
 check:
 	@tools/check.sh --variant $(VARIANT)
 
+coverage:
+	@tools/coverage.sh
+
+# A long fuzz run in the VM: make fuzz SEED=<n> N=<requests>.
+SEED ?= 1
+N ?= 2000000
+fuzz:
+	@VHOST_IOMMU_FUZZ="--seed $(SEED) --requests $(N)" \
+		tools/vm/run.sh --mode check --variant $(VARIANT) --tests robust-fuzz \
+		--timeout $$(( 900 + $(N) / 500 ))
+
 clean:
 	@if [ -f $(KDIR)/Makefile ]; then $(MAKE) -C $(KDIR) M=$(PWD) clean; fi
 	$(MAKE) -C selftests clean
@@ -54,3 +65,5 @@ help:
 	@echo "make kernel     build the test kernel (VARIANT=debug|fast) into ~/.cache/vhost-iommu"
 	@echo "make run        boot the test kernel in QEMU, load the module, show it working"
 	@echo "make check      static checks + every test in the VM on the debug test kernel"
+	@echo "make coverage   every test with a GCOV-profiled module; line coverage per file"
+	@echo "make fuzz       a long fuzz run in the VM (SEED=, N= requests)"

@@ -133,9 +133,14 @@ long vhost_iommu_set_endpoint(struct vhost_iommu *vi, void __user *arg)
 		kfree(ep);
 		/* Nobody could answer its page requests any more. */
 		vhost_iommu_fault_endpoint_gone(vi, c.endpoint);
+		/* Nor may its stream ID be invalidated for another device. */
+		vhost_iommu_bindings_endpoint_gone(vi, c.endpoint);
 		vi->nr_endpoints--;
 		return 0;
 	}
+	/* Architecture IDs (SMMUv3 vSIDs) are 32 bits: never truncate one. */
+	if (c.virt_id > U32_MAX)
+		return -EINVAL;
 	if (xa_load(&vi->endpoints, c.endpoint))
 		return -EEXIST;
 	if (vi->nr_endpoints >= VHOST_IOMMU_MAX_ENDPOINTS)
@@ -175,7 +180,7 @@ static bool vhost_iommu_format_ok(u32 format)
 /* ARM_SMMUV3: the virtual stream IDs of the domain's endpoints. */
 static int vhost_iommu_bind_sids(struct vhost_iommu *vi,
 				 const struct vhost_iommu_bind *c,
-				 struct vhost_iommu_inval_target *t)
+				 struct vhost_iommu_inval_target *t, u32 *eps)
 {
 	u32 ids[VHOST_IOMMU_MAX_BIND_ENDPOINTS];
 	struct vhost_iommu_ep *ep;
@@ -193,9 +198,36 @@ static int vhost_iommu_bind_sids(struct vhost_iommu *vi,
 		if (!ep)
 			return -EINVAL;
 		t->sids[i] = ep->virt_id;
+		eps[i] = ids[i];
 	}
 	t->nr_sids = c->nr_endpoints;
 	return 0;
+}
+
+/**
+ * vhost_iommu_bindings_endpoint_gone() - drop an endpoint from every binding
+ * @vi: the device, mutex held
+ * @endpoint: the endpoint being removed
+ *
+ * Its stream ID leaves the bindings' device invalidations: a later device
+ * given the same ID must not be reached through this endpoint's domains.
+ */
+void vhost_iommu_bindings_endpoint_gone(struct vhost_iommu *vi, u32 endpoint)
+{
+	struct vhost_iommu_binding *b;
+	unsigned long key;
+	u32 i, n;
+
+	lockdep_assert_held(&vi->mutex);
+	xa_for_each(&vi->bindings, key, b) {
+		for (i = 0, n = 0; i < b->target.nr_sids; i++) {
+			if (b->eps[i] == endpoint)
+				continue;
+			b->eps[n] = b->eps[i];
+			b->target.sids[n++] = b->target.sids[i];
+		}
+		b->target.nr_sids = n;
+	}
 }
 
 /**
@@ -253,7 +285,7 @@ long vhost_iommu_bind_domain(struct vhost_iommu *vi, void __user *arg)
 	b->target.input_start = c.input_start;
 	b->target.input_end = c.input_end;
 	b->target.granule_log2 = c.granule_log2;
-	ret = vhost_iommu_bind_sids(vi, &c, &b->target);
+	ret = vhost_iommu_bind_sids(vi, &c, &b->target, b->eps);
 	if (ret)
 		goto err_free;
 	/* Replacing is one store: the worker sees the old or the new one. */

@@ -246,7 +246,9 @@ void vhost_iommu_fault_detach(struct vhost_iommu *vi)
 	vhost_iommu_answer_groups(vi, NULL, 0);
 	if (fq->wqh)
 		remove_wait_queue(fq->wqh, &fq->wait);
-	fput(fq->file);
+	if (fq->file)
+		fput(fq->file);
+	vhost_iommu_fake_free(fq->fake);
 	vi->fq = NULL;
 	kvfree(fq);
 }
@@ -352,11 +354,8 @@ long vhost_iommu_set_fault_queue(struct vhost_iommu *vi, void __user *arg)
 
 static bool vhost_iommu_eventq_ready(struct vhost_iommu *vi)
 {
-	const struct vhost_iommu_vq *vq = &vi->vqs[VHOST_IOMMU_VQ_EVENT];
-
-	return vi->features_set &&
-	       (vi->features & BIT_ULL(VIRTIO_IOMMU_F_PAGE_REQ)) &&
-	       vq->num && vq->addr_set && vq->kick && !vq->broken;
+	return (vi->features & BIT_ULL(VIRTIO_IOMMU_F_PAGE_REQ)) &&
+	       vhost_iommu_vq_running(vi, &vi->vqs[VHOST_IOMMU_VQ_EVENT]);
 }
 
 static struct vhost_iommu_group *
@@ -469,7 +468,7 @@ static void vhost_iommu_fault_deliver(struct vhost_iommu *vi)
 		     n++)
 			;
 		ret = vhost_iommu_vq_avail(vq, &avail);
-		if (!ret && avail < n && vhost_iommu_vq_enable_notify(vq))
+		if (!ret && avail < n && vhost_iommu_vq_enable_notify(vq, n))
 			ret = vhost_iommu_vq_avail(vq, &avail);
 		if (ret) {
 			vhost_iommu_vq_mark_broken(vi, vq);
@@ -520,6 +519,58 @@ static void vhost_iommu_fault_deliver(struct vhost_iommu *vi)
 	}
 }
 
+/*
+ * The group at the head of the fault queue does not fit fq->buf: read it
+ * into a larger temporary area and take what came, a window at a time. A
+ * group larger than a window cannot be delivered (it is larger than the
+ * backlog): it is answered INVALID.
+ */
+static void vhost_iommu_fault_take_big(struct vhost_iommu *vi)
+{
+	struct vhost_iommu_faultq *fq = vi->fq;
+	struct iommu_hwpt_pgfault *pf = (void *)fq->buf;
+	const size_t rec = sizeof(*pf);
+	struct iommu_hwpt_pgfault __user *up;
+	u32 total, pos, k, j, c;
+	u64 addr;
+	ssize_t n;
+
+	n = vhost_iommu_fault_read_big(vi, fq->file, &addr);
+	if (n <= 0) {
+		pr_debug("page request group too large to read: %zd\n", n);
+		vi->stats.out_fault_errors++;
+		return;
+	}
+	up = u64_to_user_ptr(addr);
+	total = n / rec;
+	for (pos = 0; pos < total; pos += k) {
+		/* One record more than the window, to see where a group ends. */
+		k = min(total - pos, VHOST_IOMMU_FAULT_BUF_RECORDS - 1);
+		if (copy_from_user(pf, up + pos,
+				   min(total - pos, k + 1) * rec)) {
+			vi->stats.out_fault_errors++;
+			break;
+		}
+		if (pos + k < total && pf[k].cookie == pf[k - 1].cookie) {
+			for (j = k - 1; j && pf[j - 1].cookie == pf[k].cookie; j--)
+				;
+			if (!j) {
+				/* Larger than the window: answer it, skip it. */
+				fq->answers[0] = pf[0].cookie;
+				vhost_iommu_answer_cookies(vi, fq->answers, 1);
+				while (pos + k < total &&
+				       !get_user(c, &up[pos + k].cookie) &&
+				       c == pf[0].cookie)
+					k++;
+				continue;
+			}
+			k = j;
+		}
+		vhost_iommu_fault_take(vi, k);
+	}
+	vhost_iommu_fault_free_big(addr);
+}
+
 /**
  * vhost_iommu_handle_faults() - one pass of the worker over the fault queue
  * @vi: the device, mutex held, in the worker
@@ -543,6 +594,12 @@ bool vhost_iommu_handle_faults(struct vhost_iommu *vi, bool read)
 	for (i = 0; read && i < VHOST_IOMMU_FAULT_READS; i++) {
 		n = vhost_iommu_fault_read(vi, fq->file, fq->buf,
 					   sizeof(fq->buf));
+		/* iommufd's answer when the first group does not fit. */
+		if (n == -EINVAL) {
+			vhost_iommu_fault_take_big(vi);
+			vhost_iommu_fault_deliver(vi);
+			continue;
+		}
 		if (n <= 0) {
 			if (n < 0) {
 				pr_debug("fault queue read: %zd\n", n);

@@ -31,13 +31,15 @@
  * @entries: @n entries of @entry_len bytes
  * @entry_len: bytes per entry
  * @n: entries, at most %VHOST_IOMMU_INV_BATCH
- * @done: entries iommufd handled, on success and on error
+ *
+ * iommufd writes back how many entries it handled, but into memory the
+ * VMM can write: that count is not read. Only the return value decides.
  *
  * Return: 0 or the ioctl's error.
  */
 int vhost_iommu_hwpt_invalidate(struct vhost_iommu *vi, u32 object_id,
 				u32 data_type, const void *entries,
-				u32 entry_len, u32 n, u32 *done)
+				u32 entry_len, u32 n)
 {
 	void __user *base = u64_to_user_ptr(vi->scratch);
 	struct iommu_hwpt_invalidate __user *ucmd =
@@ -53,12 +55,13 @@ int vhost_iommu_hwpt_invalidate(struct vhost_iommu *vi, u32 object_id,
 	long ret;
 
 	lockdep_assert_held(&vi->mutex);
-	*done = 0;
 	if (!vi->iommufd || !vi->scratch)
 		return -ENOENT;
 	if (WARN_ON_ONCE((size_t)n * entry_len >
 			 VHOST_IOMMU_SCRATCH_SIZE - VHOST_IOMMU_SCRATCH_ENTRIES))
 		return -EINVAL;
+	if (vhost_iommu_should_fail())
+		return -ENOMEM;
 	if (copy_to_user(base + VHOST_IOMMU_SCRATCH_ENTRIES, entries,
 			 (size_t)n * entry_len) ||
 	    copy_to_user(ucmd, &cmd, sizeof(cmd)))
@@ -68,11 +71,72 @@ int vhost_iommu_hwpt_invalidate(struct vhost_iommu *vi, u32 object_id,
 	if (!ret)
 		ret = vfs_ioctl(vi->iommufd, IOMMU_HWPT_INVALIDATE,
 				(unsigned long)ucmd);
-	/* entry_num is written back on error too; the VMM could change it. */
-	if (get_user(*done, &ucmd->entry_num))
-		*done = 0;
-	*done = min(*done, n);
 	return ret;
+}
+
+/* Read records into owner memory: what iommufd's read takes. */
+static ssize_t vhost_iommu_fault_read_user(struct vhost_iommu *vi,
+					   struct file *file,
+					   void __user *ubuf, size_t count)
+{
+	loff_t pos = 0;
+	ssize_t n;
+
+	if (vhost_iommu_should_fail())
+		return -ENOMEM;
+	if (!file)
+		return vhost_iommu_fake_read(vi->fq->fake, ubuf, count);
+	n = rw_verify_area(READ, file, &pos, count);
+	if (n)
+		return n;
+	return file->f_op->read(file, ubuf, count, &pos);
+}
+
+/**
+ * vhost_iommu_fault_read_big() - read a group too large for the scratch
+ * @vi: the device, mutex held, in the owner's mm
+ * @file: the fault queue
+ * @uaddr: receives the owner address of the records, to be given to
+ *         vhost_iommu_fault_free_big()
+ *
+ * Maps a temporary area of %VHOST_IOMMU_MAX_PAGE_GROUP_RECORDS records in
+ * the owner's memory and reads into it.
+ *
+ * Return: bytes read, 0, or an error (-EINVAL: the group is larger still);
+ * the area is mapped only when bytes were read.
+ */
+ssize_t vhost_iommu_fault_read_big(struct vhost_iommu *vi, struct file *file,
+				   u64 *uaddr)
+{
+	size_t size = VHOST_IOMMU_MAX_PAGE_GROUP_RECORDS *
+		      sizeof(struct iommu_hwpt_pgfault);
+	unsigned long addr;
+	ssize_t n;
+
+	lockdep_assert_held(&vi->mutex);
+	if (current->mm != vi->owner)
+		return -ENOENT;
+	addr = vm_mmap(NULL, 0, size, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, 0);
+	if (IS_ERR_VALUE(addr))
+		return (long)addr;
+	n = vhost_iommu_fault_read_user(vi, file, (void __user *)addr, size);
+	if (n <= 0 || WARN_ON_ONCE(n > size)) {
+		vm_munmap(addr, size);
+		return n > 0 ? -EIO : n;
+	}
+	*uaddr = addr;
+	return n;
+}
+
+/**
+ * vhost_iommu_fault_free_big() - unmap what vhost_iommu_fault_read_big() read
+ * @addr: the address it gave
+ */
+void vhost_iommu_fault_free_big(u64 addr)
+{
+	vm_munmap(addr, VHOST_IOMMU_MAX_PAGE_GROUP_RECORDS *
+			sizeof(struct iommu_hwpt_pgfault));
 }
 
 /**
@@ -88,17 +152,13 @@ ssize_t vhost_iommu_fault_read(struct vhost_iommu *vi, struct file *file,
 			       void *buf, size_t count)
 {
 	void __user *ubuf = u64_to_user_ptr(vi->scratch);
-	loff_t pos = 0;
 	ssize_t n;
 
 	lockdep_assert_held(&vi->mutex);
 	if (!vi->scratch || current->mm != vi->owner)
 		return -ENOENT;
 	count = min_t(size_t, count, VHOST_IOMMU_SCRATCH_SIZE);
-	n = rw_verify_area(READ, file, &pos, count);
-	if (n)
-		return n;
-	n = file->f_op->read(file, ubuf, count, &pos);
+	n = vhost_iommu_fault_read_user(vi, file, ubuf, count);
 	if (n <= 0)
 		return n;
 	if (WARN_ON_ONCE(n > count))
@@ -136,6 +196,10 @@ int vhost_iommu_fault_write(struct vhost_iommu *vi, struct file *file,
 		return -ENOENT;
 	if (WARN_ON_ONCE(count > VHOST_IOMMU_SCRATCH_SIZE))
 		return -EINVAL;
+	if (vhost_iommu_should_fail())
+		return -ENOMEM;
+	if (!file)
+		return vhost_iommu_fake_write(vi->fq->fake, r, n, done);
 	if (copy_to_user(ubuf, r, count))
 		return -EFAULT;
 	ret = rw_verify_area(WRITE, file, &pos, count);

@@ -23,6 +23,7 @@
 #include <linux/virtio_ring.h>
 
 #include "vhost_iommu.h"
+#include "vhost_iommu_test.h"
 
 #define VHOST_IOMMU_FEATURES					\
 	(BIT_ULL(VIRTIO_F_VERSION_1) |				\
@@ -46,11 +47,16 @@
  */
 void vhost_iommu_wake(struct vhost_iommu *vi, int bit)
 {
-	struct vhost_task *worker = READ_ONCE(vi->worker);
+	struct vhost_task *worker;
 
 	set_bit(bit, &vi->work);
+	/* vhost_iommu_stop_worker() waits for this before freeing the task. */
+	rcu_read_lock();
+	worker = rcu_dereference(vi->worker);
+	vhost_iommu_test_wake_delay();
 	if (worker)
 		vhost_task_wake(worker);
+	rcu_read_unlock();
 }
 
 /*
@@ -155,6 +161,7 @@ static void vhost_iommu_reset_vq(struct vhost_iommu_vq *vq)
 	vq->last_avail_idx = 0;
 	vq->last_used_idx = 0;
 	vq->signalled_used = 0;
+	vq->signalled_used_valid = false;
 	vq->broken = false;
 }
 
@@ -185,21 +192,23 @@ static void vhost_iommu_reset_device(struct vhost_iommu *vi)
 
 /*
  * Stop the worker. It takes the mutex for each pass, so this runs without
- * it; kicks are unhooked first so nothing wakes a stopped worker.
+ * it. Wake-ups still come from the kicks and the fault queue until
+ * drop_owner unhooks them: they find no worker once the pointer is
+ * cleared, and those that found it are waited out before it is freed.
  */
 static void vhost_iommu_stop_worker(struct vhost_iommu *vi)
 {
 	struct vhost_task *worker;
-	int i;
 
 	mutex_lock(&vi->mutex);
-	for (i = 0; i < VHOST_IOMMU_VQ_MAX; i++)
-		vhost_iommu_unset_kick(&vi->vqs[i]);
-	worker = vi->worker;
-	WRITE_ONCE(vi->worker, NULL);
+	worker = rcu_dereference_protected(vi->worker,
+					   lockdep_is_held(&vi->mutex));
+	RCU_INIT_POINTER(vi->worker, NULL);
 	mutex_unlock(&vi->mutex);
-	if (worker)
-		vhost_task_stop(worker);
+	if (!worker)
+		return;
+	synchronize_rcu();
+	vhost_task_stop(worker);
 }
 
 /* Everything SET_OWNER and the later ioctls set up; the worker is gone. */
@@ -225,6 +234,7 @@ static void vhost_iommu_drop_owner(struct vhost_iommu *vi)
 		mmdrop(vi->owner);
 	vi->owner = NULL;
 	vi->work = 0;
+	vi->stopped = false;
 }
 
 static bool vhost_iommu_work(void *data)
@@ -241,6 +251,11 @@ static bool vhost_iommu_work(void *data)
 	__set_current_state(TASK_RUNNING);
 
 	mutex_lock(&vi->mutex);
+	/* Stopped: the bits are given again when the device runs. */
+	if (vi->stopped) {
+		mutex_unlock(&vi->mutex);
+		return true;
+	}
 	/* Each hands its bit back when it used up its weight. */
 	if (requests && vhost_iommu_handle_requests(vi))
 		set_bit(VHOST_IOMMU_WORK_REQUEST, &vi->work);
@@ -282,7 +297,7 @@ static long vhost_iommu_set_owner(struct vhost_iommu *vi)
 	}
 	vi->owner = current->mm;
 	mmgrab(vi->owner);
-	WRITE_ONCE(vi->worker, worker);
+	rcu_assign_pointer(vi->worker, worker);
 	vhost_task_start(worker);
 out:
 	mutex_unlock(&vi->mutex);
@@ -369,10 +384,31 @@ static long vhost_iommu_get_stats(struct vhost_iommu *vi, void __user *arg)
 	if (s.flags)
 		return -EOPNOTSUPP;
 	s = vi->stats;
-	s.size = usize;
+	/* What was filled: the caller's size or ours, the smaller. */
+	s.size = min_t(u32, usize, sizeof(s));
 	s.flags = 0;
-	if (copy_to_user(arg, &s, min_t(size_t, usize, sizeof(s))))
+	if (copy_to_user(arg, &s, s.size))
 		return -EFAULT;
+	return 0;
+}
+
+/*
+ * VHOST_IOMMU_SET_RUNNING. Passes hold the mutex, so once this returns
+ * with 0 no pass touches the rings until the device runs again. A parked
+ * request stays parked: the VMM may still complete it, and
+ * VHOST_GET_VRING_BASE counts it as not taken.
+ */
+static long vhost_iommu_set_running(struct vhost_iommu *vi, int __user *arg)
+{
+	int running;
+
+	if (get_user(running, arg))
+		return -EFAULT;
+	if (running != 0 && running != 1)
+		return -EINVAL;
+	vi->stopped = !running;
+	if (running)
+		vhost_iommu_wake(vi, VHOST_IOMMU_WORK_FAULT);
 	return 0;
 }
 
@@ -415,6 +451,19 @@ static long vhost_iommu_vring_ioctl(struct vhost_iommu *vi, unsigned int cmd,
 
 	switch (cmd) {
 	case VHOST_SET_VRING_NUM:
+	case VHOST_SET_VRING_ADDR:
+	case VHOST_SET_VRING_BASE:
+		/* The worker reads these without a copy, as vhost does. */
+		if (vhost_iommu_vq_running(vi, vq))
+			return -EBUSY;
+		/* A stopped queue is set up anew: its parked request goes back. */
+		if (index == VHOST_IOMMU_VQ_REQUEST)
+			vhost_iommu_rewind_pending(vi);
+		break;
+	}
+
+	switch (cmd) {
+	case VHOST_SET_VRING_NUM:
 		if (copy_from_user(&s, arg, sizeof(s)))
 			return -EFAULT;
 		if (!s.num || s.num > VHOST_IOMMU_MAX_VRING_NUM ||
@@ -441,16 +490,18 @@ static long vhost_iommu_vring_ioctl(struct vhost_iommu *vi, unsigned int cmd,
 		if (s.num > 0xffff)
 			return -EINVAL;
 		/* A fresh start: nothing in flight, not broken. */
-		if (index == VHOST_IOMMU_VQ_REQUEST)
-			vhost_iommu_drop_pending(vi);
 		vq->last_avail_idx = s.num;
 		vq->last_used_idx = s.num;
 		vq->signalled_used = s.num;
+		vq->signalled_used_valid = false;
 		vq->broken = false;
 		return 0;
 	case VHOST_GET_VRING_BASE:
 		s.index = index;
 		s.num = vq->last_avail_idx;
+		/* The first request not completed: a parked one is read again. */
+		if (index == VHOST_IOMMU_VQ_REQUEST && vi->pending.cookie)
+			s.num = (u16)(s.num - 1);
 		return copy_to_user(arg, &s, sizeof(s)) ? -EFAULT : 0;
 	}
 
@@ -482,6 +533,12 @@ static long vhost_iommu_owner_ioctl(struct vhost_iommu *vi, unsigned int cmd,
 		vi->backend_features = backend;
 		return 0;
 	case VHOST_SET_MEM_TABLE:
+		/* A parked request's buffers were translated with the old table. */
+		if (vi->pending.cookie) {
+			if (!vi->stopped)
+				return -EBUSY;
+			vhost_iommu_rewind_pending(vi);
+		}
 		return vhost_iommu_set_mem_table(vi, arg);
 	case VHOST_SET_VRING_NUM:
 	case VHOST_SET_VRING_ADDR:
@@ -510,6 +567,10 @@ static long vhost_iommu_owner_ioctl(struct vhost_iommu *vi, unsigned int cmd,
 		return vhost_iommu_bind_domain(vi, arg);
 	case VHOST_IOMMU_SET_FAULT_QUEUE:
 		return vhost_iommu_set_fault_queue(vi, arg);
+	case VHOST_IOMMU_SET_RUNNING:
+		return vhost_iommu_set_running(vi, arg);
+	case VHOST_IOMMU_TEST:
+		return vhost_iommu_test_ioctl(vi, arg);
 	default:
 		return -ENOIOCTLCMD;
 	}
@@ -613,7 +674,26 @@ static struct miscdevice vhost_iommu_misc = {
 	.mode = 0600,
 };
 
-module_misc_device(vhost_iommu_misc);
+static int __init vhost_iommu_init(void)
+{
+	int ret;
+
+	ret = vhost_iommu_testhooks_init();
+	if (ret)
+		return ret;
+	ret = misc_register(&vhost_iommu_misc);
+	if (ret)
+		vhost_iommu_testhooks_exit();
+	return ret;
+}
+module_init(vhost_iommu_init);
+
+static void __exit vhost_iommu_exit(void)
+{
+	misc_deregister(&vhost_iommu_misc);
+	vhost_iommu_testhooks_exit();
+}
+module_exit(vhost_iommu_exit);
 
 MODULE_ALIAS("devname:vhost-iommu");
 MODULE_DESCRIPTION("Host kernel accelerator for virtio-iommu");

@@ -201,8 +201,8 @@ int vhost_iommu_req_check(u8 type, const void *req, u64 features,
 		return VHOST_IOMMU_FAST_PAGE_RESP;
 	}
 	}
-	WARN_ON_ONCE(1);
-	return VIRTIO_IOMMU_S_DEVERR;
+	/* Not reached for a type whose layout was found. */
+	return VIRTIO_IOMMU_S_UNSUPP;
 }
 EXPORT_SYMBOL_IF_KUNIT(vhost_iommu_req_check);
 
@@ -234,9 +234,11 @@ void vhost_iommu_vq_mark_broken(struct vhost_iommu *vi,
 void vhost_iommu_vq_signal(struct vhost_iommu_vq *vq)
 {
 	u16 old = vq->signalled_used;
+	bool need = vhost_iommu_vq_need_signal(vq, old);
 
 	vq->signalled_used = vq->last_used_idx;
-	if (vq->call && vhost_iommu_vq_need_signal(vq, old))
+	vq->signalled_used_valid = true;
+	if (vq->call && need)
 		eventfd_signal(vq->call);
 }
 
@@ -245,23 +247,29 @@ void vhost_iommu_vq_signal(struct vhost_iommu_vq *vq)
  * @vi: the device
  * @head: the chain's head
  * @chain: the chain
+ * @written: bytes at the start of the writable part already written
  * @status: VIRTIO_IOMMU_S_*
  *
  * The tail is the last 4 bytes of the writable part and the used length is
- * the whole writable size, which is what the Linux driver checks.
+ * the whole writable size, which is what the Linux driver checks; what
+ * lies between @written and the tail is zero-filled, so every byte the
+ * used length covers was written by the device.
  *
  * Return: 0, or -EFAULT if guest memory could not be written (the queue is
  * then broken).
  */
 int vhost_iommu_complete(struct vhost_iommu *vi, u16 head,
-			 const struct vhost_iommu_chain *chain, u8 status)
+			 const struct vhost_iommu_chain *chain, u32 written,
+			 u8 status)
 {
 	struct vhost_iommu_vq *vq = &vi->vqs[VHOST_IOMMU_VQ_REQUEST];
 	struct virtio_iommu_req_tail tail = { .status = status };
+	u32 at = chain->out_len - sizeof(tail);
 
 	lockdep_assert_held(&vi->mutex);
-	if (vhost_iommu_chain_copy(chain, true, chain->out_len - sizeof(tail),
-				   &tail, sizeof(tail))) {
+	if ((written < at &&
+	     vhost_iommu_chain_copy(chain, true, written, NULL, at - written)) ||
+	    vhost_iommu_chain_copy(chain, true, at, &tail, sizeof(tail))) {
 		vhost_iommu_vq_add_used(vq, head, 0);
 		vhost_iommu_vq_mark_broken(vi, vq);
 		return -EFAULT;
@@ -346,17 +354,18 @@ static void vhost_iommu_batch_complete(struct vhost_iommu *vi,
  * vhost_iommu_inval_flush() - send the batch to iommufd and complete it
  * @vi: the device, mutex held
  *
- * iommufd handles entries in order and stops at the first that fails,
- * telling how many it handled. Requests wholly before that entry get
- * S_OK, the one holding it gets the mapped error, and the rest are sent
- * again: no request is answered S_OK for an invalidation that did not
- * happen. Each round settles at least one request, so this ends.
+ * One call for the whole batch. If it fails, only its return value is
+ * trusted (the count iommufd writes back lies in memory the VMM can
+ * write): the rest of the batch is sent again one request per call, so
+ * each request gets the status of a call that held only its own entries
+ * and none is answered S_OK for an invalidation that did not happen.
  */
 static void vhost_iommu_inval_flush(struct vhost_iommu *vi)
 {
 	struct vhost_iommu_batch *b = &vi->batch;
 	const struct vhost_iommu_binding *bind = b->binding;
-	u32 r = 0, len, type, first, n, done, fail;
+	u32 r = 0, len, type, first, end;
+	bool single = false;
 	int ret;
 
 	lockdep_assert_held(&vi->mutex);
@@ -365,29 +374,36 @@ static void vhost_iommu_inval_flush(struct vhost_iommu *vi)
 	len = vhost_iommu_inval_entry_len(bind->target.format);
 	type = vhost_iommu_inval_data_type(bind->target.format);
 	while (r < b->nr_reqs) {
-		first = b->reqs[r].first_entry;
-		n = b->nr_entries - first;
+		const struct vhost_iommu_batch_req *q = &b->reqs[r];
+
+		first = q->first_entry;
+		end = single ? first + q->nr_entries : b->nr_entries;
 		ret = 0;
-		done = n;
-		if (n) {
+		if (end > first) {
 			ret = vhost_iommu_hwpt_invalidate(vi, bind->object_id,
 							  type,
 							  b->entries + first * len,
-							  len, n, &done);
+							  len, end - first);
 			vi->stats.out_inval_batches++;
 		}
-		fail = ret ? first + done : b->nr_entries;
-		while (r < b->nr_reqs &&
-		       b->reqs[r].first_entry + b->reqs[r].nr_entries <= fail)
-			vhost_iommu_batch_complete(vi, &b->reqs[r++],
-						   VIRTIO_IOMMU_S_OK);
-		if (ret && r < b->nr_reqs) {
+		if (ret && end == first + q->nr_entries) {
+			/* The call held this request's entries only. */
 			pr_debug("invalidation of object %u failed: %d\n",
 				 bind->object_id, ret);
 			vi->stats.out_inval_errors++;
-			vhost_iommu_batch_complete(vi, &b->reqs[r++],
+			vhost_iommu_batch_complete(vi, q,
 						   vhost_iommu_errno_status(ret));
+			r++;
+			continue;
 		}
+		if (ret) {
+			single = true;
+			continue;
+		}
+		while (r < b->nr_reqs &&
+		       b->reqs[r].first_entry + b->reqs[r].nr_entries <= end)
+			vhost_iommu_batch_complete(vi, &b->reqs[r++],
+						   VIRTIO_IOMMU_S_OK);
 	}
 	b->nr_reqs = 0;
 	b->nr_entries = 0;
@@ -425,7 +441,18 @@ static void vhost_iommu_handle_inval(struct vhost_iommu *vi,
 		vhost_iommu_inval_flush(vi);
 		vi->stats.out_invalidations++;
 		vi->stats.out_rejected++;
-		vhost_iommu_complete(vi, chain->head, chain, status);
+		vhost_iommu_complete(vi, chain->head, chain, 0, status);
+		return;
+	}
+	/* Bytes before the tail: zeroed now, the status comes at the flush. */
+	if (chain->out_len > sizeof(struct virtio_iommu_req_tail) &&
+	    vhost_iommu_chain_copy(chain, true, 0, NULL,
+				   chain->out_len -
+				   sizeof(struct virtio_iommu_req_tail))) {
+		vhost_iommu_inval_flush(vi);
+		vhost_iommu_vq_add_used(&vi->vqs[VHOST_IOMMU_VQ_REQUEST],
+					chain->head, 0);
+		vhost_iommu_vq_mark_broken(vi, &vi->vqs[VHOST_IOMMU_VQ_REQUEST]);
 		return;
 	}
 
@@ -445,31 +472,38 @@ static void vhost_iommu_handle_inval(struct vhost_iommu *vi,
 	b->binding = bind;
 }
 
+/*
+ * One request. Its readable part is copied once, as much as the largest
+ * type needs, and everything (type, layout, checks, what the VMM gets) is
+ * decided from that copy: a guest rewriting the buffer meanwhile changes
+ * nothing the device has seen.
+ */
 static void vhost_iommu_handle_one(struct vhost_iommu *vi,
 				   struct vhost_iommu_chain *chain)
 {
 	struct vhost_iommu_req_layout layout;
-	u8 buf[VHOST_IOMMU_MAX_READABLE];
-	struct virtio_iommu_req_head *head = (void *)buf;
+	u8 *buf = vi->req;
 	int status;
+	u8 type;
 
-	if (chain->in_len < sizeof(*head) ||
+	if (chain->in_len < sizeof(struct virtio_iommu_req_head) ||
 	    chain->out_len < sizeof(struct virtio_iommu_req_tail))
 		goto empty;
-	if (vhost_iommu_chain_copy(chain, false, 0, head, sizeof(*head)))
+	if (vhost_iommu_chain_copy(chain, false, 0, buf,
+				   min_t(u32, chain->in_len,
+					 VHOST_IOMMU_MAX_READABLE)))
 		goto fault;
-	if (vhost_iommu_req_layout(head->type, vi->features,
-				   vi->config.probe_size, &layout) ||
+	type = ((struct virtio_iommu_req_head *)buf)->type;
+	if (vhost_iommu_req_layout(type, vi->features, vi->config.probe_size,
+				   &layout) ||
 	    chain->in_len < layout.readable)
 		goto empty;
-	if (vhost_iommu_chain_copy(chain, false, 0, buf, layout.readable))
-		goto fault;
 
 	/* Only PROBE has a writable part larger than the tail. */
 	if (chain->out_len < layout.writable)
 		status = VIRTIO_IOMMU_S_INVAL;
 	else
-		status = vhost_iommu_req_check(head->type, buf, vi->features,
+		status = vhost_iommu_req_check(type, buf, vi->features,
 					       &vi->config);
 	if (status == VHOST_IOMMU_FAST_INVAL) {
 		vhost_iommu_handle_inval(vi, chain, buf);
@@ -481,14 +515,14 @@ static void vhost_iommu_handle_one(struct vhost_iommu *vi,
 		status = vhost_iommu_handle_page_resp(vi, (void *)buf);
 	if (status == VHOST_IOMMU_TO_VMM) {
 		vi->stats.out_slow_path++;
-		vhost_iommu_park(vi, head->type, buf, layout.readable, chain);
+		vhost_iommu_park(vi, type, buf, layout.readable, chain);
 		return;
 	}
 	if (status != VIRTIO_IOMMU_S_OK)
 		vi->stats.out_rejected++;
-	if (head->type == VIRTIO_IOMMU_T_INVALIDATE)
+	if (type == VIRTIO_IOMMU_T_INVALIDATE)
 		vi->stats.out_invalidations++;
-	vhost_iommu_complete(vi, chain->head, chain, status);
+	vhost_iommu_complete(vi, chain->head, chain, 0, status);
 	return;
 empty:
 	vhost_iommu_inval_flush(vi);
@@ -501,11 +535,19 @@ fault:
 	vhost_iommu_vq_mark_broken(vi, &vi->vqs[VHOST_IOMMU_VQ_REQUEST]);
 }
 
-static bool vhost_iommu_vq_ready(struct vhost_iommu *vi,
-				 struct vhost_iommu_vq *vq)
+/**
+ * vhost_iommu_vq_running() - does the worker read this queue now
+ * @vi: the device, mutex held
+ * @vq: the queue
+ *
+ * Return: true once features are set and the queue is set up, unless the
+ * device is stopped or the queue broken.
+ */
+bool vhost_iommu_vq_running(const struct vhost_iommu *vi,
+			    const struct vhost_iommu_vq *vq)
 {
-	return vi->features_set && vq->num && vq->addr_set && vq->kick &&
-	       !vq->broken;
+	return !vi->stopped && vi->features_set && vq->num && vq->addr_set &&
+	       vq->kick && !vq->broken;
 }
 
 /**
@@ -525,14 +567,14 @@ bool vhost_iommu_handle_requests(struct vhost_iommu *vi)
 	int ret;
 
 	lockdep_assert_held(&vi->mutex);
-	for (n = 0; vhost_iommu_vq_ready(vi, vq) && !vi->pending.cookie; n++) {
+	for (n = 0; vhost_iommu_vq_running(vi, vq) && !vi->pending.cookie; n++) {
 		if (n == VHOST_IOMMU_WEIGHT) {
 			more = true;
 			break;
 		}
 		ret = vhost_iommu_vq_get_chain(vq, vi->mem, &vi->chain);
 		if (ret == -ENOENT) {
-			if (vhost_iommu_vq_enable_notify(vq))
+			if (vhost_iommu_vq_enable_notify(vq, 1))
 				continue;
 			break;
 		}

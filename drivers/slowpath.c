@@ -50,6 +50,23 @@ void vhost_iommu_drop_pending(struct vhost_iommu *vi)
 }
 
 /**
+ * vhost_iommu_rewind_pending() - put the parked request back in the ring
+ * @vi: the device, mutex held
+ *
+ * The request queue stops right after the chain it parks, so stepping the
+ * available index back one makes the device read that request again when
+ * the queue runs; its cookie is stale from now on.
+ */
+void vhost_iommu_rewind_pending(struct vhost_iommu *vi)
+{
+	lockdep_assert_held(&vi->mutex);
+	if (!vi->pending.cookie)
+		return;
+	vi->vqs[VHOST_IOMMU_VQ_REQUEST].last_avail_idx--;
+	vhost_iommu_drop_pending(vi);
+}
+
+/**
  * vhost_iommu_get_request() - VHOST_IOMMU_GET_REQUEST
  * @vi: the device, mutex held
  * @arg: struct vhost_iommu_request
@@ -126,7 +143,7 @@ long vhost_iommu_complete_request(struct vhost_iommu *vi, void __user *arg)
 	if (c.payload_len > props ||
 	    (c.payload_len && c.status != VIRTIO_IOMMU_S_OK))
 		return -EINVAL;
-	if (c.status != VIRTIO_IOMMU_S_OK)
+	if (!c.payload_len)
 		goto complete;
 	payload = memdup_user(u64_to_user_ptr(c.payload_uptr), c.payload_len);
 	if (IS_ERR(payload))
@@ -134,9 +151,6 @@ long vhost_iommu_complete_request(struct vhost_iommu *vi, void __user *arg)
 	ret = vhost_iommu_chain_copy(&p->chain, true, 0, payload,
 				     c.payload_len);
 	kfree(payload);
-	if (!ret)
-		ret = vhost_iommu_chain_copy(&p->chain, true, c.payload_len,
-					     NULL, props - c.payload_len);
 	if (ret) {
 		/* Guest memory went away under the request. */
 		vhost_iommu_vq_add_used(vq, p->chain.head, 0);
@@ -144,7 +158,9 @@ long vhost_iommu_complete_request(struct vhost_iommu *vi, void __user *arg)
 		goto done;
 	}
 complete:
-	vhost_iommu_complete(vi, p->chain.head, &p->chain, c.status);
+	/* The rest of the property buffer is zero-filled with the tail. */
+	vhost_iommu_complete(vi, p->chain.head, &p->chain, c.payload_len,
+			     c.status);
 done:
 	vhost_iommu_drop_pending(vi);
 	vhost_iommu_vq_signal(vq);

@@ -5,16 +5,22 @@
  * Locking: one mutex per device, vhost_iommu.mutex, serializes the VMM's
  * ioctls and the worker's passes over the rings, so the ring state, the
  * memory table, the pending slow-path request and the eventfds never change
- * under a pass. The kick wake-up callback runs under the eventfd's wait
- * queue lock and only sets a bit and wakes the worker. Nothing sleeps
- * while waiting for the VMM: a slow-path request parks the request queue
- * and the COMPLETE ioctl finishes it and restarts the queue.
+ * under a pass. The kick and fault queue wake-up callbacks run under their
+ * wait queue's lock and only set a bit and wake the worker; they find the
+ * worker through an RCU pointer, which stopping the worker clears and
+ * waits out before the task is freed. Nothing sleeps while waiting for the
+ * VMM: a slow-path request parks the request queue and the COMPLETE ioctl
+ * finishes it and restarts the queue.
+ *
+ * Guest memory is read once: the request head and body are copied into
+ * the kernel in one pass and every decision is taken from that copy.
  */
 #ifndef _VHOST_IOMMU_H
 #define _VHOST_IOMMU_H
 
 #include <linux/mutex.h>
 #include <linux/poll.h>
+#include <linux/rcupdate.h>
 #include <linux/sizes.h>
 #include <linux/types.h>
 #include <linux/virtio_iommu.h>
@@ -95,6 +101,7 @@ struct vhost_iommu_chain {
  * @last_avail_idx: next available entry to take
  * @last_used_idx: next used entry to publish
  * @signalled_used: used index when the guest was last signalled
+ * @signalled_used_valid: @signalled_used is known; false after a new base
  * @event_idx: VIRTIO_RING_F_EVENT_IDX negotiated
  * @indirect: VIRTIO_RING_F_INDIRECT_DESC negotiated
  * @broken: found corrupt; not read again until reset
@@ -116,6 +123,7 @@ struct vhost_iommu_vq {
 	u16 last_avail_idx;
 	u16 last_used_idx;
 	u16 signalled_used;
+	bool signalled_used_valid;
 	bool event_idx;
 	bool indirect;
 	bool broken;
@@ -179,10 +187,12 @@ struct vhost_iommu_ep {
  * struct vhost_iommu_binding - where a guest domain's invalidations go
  * @object_id: iommufd HWPT or vIOMMU ID
  * @target: format and geometry for the translation
+ * @eps: endpoint IDs whose virt_id is in @target.sids, same order
  */
 struct vhost_iommu_binding {
 	u32 object_id;
 	struct vhost_iommu_inval_target target;
+	u32 eps[VHOST_IOMMU_MAX_BIND_ENDPOINTS];
 };
 
 /**
@@ -258,6 +268,7 @@ struct vhost_iommu_event {
  * @wait: our entry on it
  * @pt: poll table used to find @wqh
  * @vi: the device
+ * @fake: test builds: a synthetic fault source used instead of @file
  * @nr_groups: outstanding groups
  * @groups: outstanding groups, delivered or not
  * @nr_backlog: records in @backlog
@@ -271,6 +282,7 @@ struct vhost_iommu_faultq {
 	wait_queue_entry_t wait;
 	poll_table pt;
 	struct vhost_iommu *vi;
+	struct vhost_iommu_fake_faults *fake;
 	u32 nr_groups;
 	struct vhost_iommu_group groups[VHOST_IOMMU_MAX_PAGE_GROUPS];
 	u32 nr_backlog;
@@ -290,14 +302,16 @@ enum {
  * struct vhost_iommu - one open instance of /dev/vhost-iommu
  * @mutex: serializes everything below but @work and @poll_wq
  * @owner: the owner's mm (grabbed, not pinned); NULL until SET_OWNER
- * @worker: the worker thread, in the owner's process
+ * @worker: the worker thread, in the owner's process; RCU for wake-ups
  * @work: VHOST_IOMMU_WORK_* bits
+ * @stopped: VHOST_IOMMU_SET_RUNNING 0: the worker leaves the rings alone
  * @features: negotiated virtio features
  * @features_set: VHOST_SET_FEATURES was called
  * @mem: memory table, or NULL
  * @config: the config space as the VMM presents it
  * @vqs: request queue and event queue
  * @chain: scratch chain for the worker's pass
+ * @req: the readable part of the request being handled, as copied once
  * @pending: the slow-path request waiting for the VMM
  * @next_cookie: cookie of the next slow-path request
  * @poll_wq: woken when a slow-path request is parked
@@ -315,14 +329,16 @@ enum {
 struct vhost_iommu {
 	struct mutex mutex;	/* see the top of this file */
 	struct mm_struct *owner;
-	struct vhost_task *worker;
+	struct vhost_task __rcu *worker;
 	unsigned long work;
+	bool stopped;
 	u64 features;
 	bool features_set;
 	struct vhost_iommu_mem *mem;
 	struct vhost_iommu_config_state config;
 	struct vhost_iommu_vq vqs[VHOST_IOMMU_VQ_MAX];
 	struct vhost_iommu_chain chain;
+	u8 req[VHOST_IOMMU_MAX_READABLE];
 	struct vhost_iommu_pending pending;
 	u64 next_cookie;
 	wait_queue_head_t poll_wq;
@@ -358,6 +374,7 @@ struct vhost_iommu_req_layout {
 
 struct iommu_hwpt_pgfault;
 struct iommu_hwpt_page_response;
+struct vhost_iommu_fake_faults;
 
 /* main.c */
 void vhost_iommu_wake(struct vhost_iommu *vi, int bit);
@@ -369,9 +386,12 @@ int vhost_iommu_req_layout(u8 type, u64 features, u32 probe_size,
 			   struct vhost_iommu_req_layout *layout);
 int vhost_iommu_req_check(u8 type, const void *req, u64 features,
 			  const struct vhost_iommu_config_state *config);
+bool vhost_iommu_vq_running(const struct vhost_iommu *vi,
+			    const struct vhost_iommu_vq *vq);
 bool vhost_iommu_handle_requests(struct vhost_iommu *vi);
 int vhost_iommu_complete(struct vhost_iommu *vi, u16 head,
-			 const struct vhost_iommu_chain *chain, u8 status);
+			 const struct vhost_iommu_chain *chain, u32 written,
+			 u8 status);
 void vhost_iommu_vq_mark_broken(struct vhost_iommu *vi,
 				struct vhost_iommu_vq *vq);
 void vhost_iommu_vq_signal(struct vhost_iommu_vq *vq);
@@ -380,15 +400,19 @@ void vhost_iommu_vq_signal(struct vhost_iommu_vq *vq);
 void vhost_iommu_park(struct vhost_iommu *vi, u8 type, const void *buf,
 		      u32 readable, const struct vhost_iommu_chain *chain);
 void vhost_iommu_drop_pending(struct vhost_iommu *vi);
+void vhost_iommu_rewind_pending(struct vhost_iommu *vi);
 long vhost_iommu_get_request(struct vhost_iommu *vi, void __user *arg);
 long vhost_iommu_complete_request(struct vhost_iommu *vi, void __user *arg);
 
 /* iommufd.c */
 int vhost_iommu_hwpt_invalidate(struct vhost_iommu *vi, u32 object_id,
 				u32 data_type, const void *entries,
-				u32 entry_len, u32 n, u32 *done);
+				u32 entry_len, u32 n);
 ssize_t vhost_iommu_fault_read(struct vhost_iommu *vi, struct file *file,
 			       void *buf, size_t count);
+ssize_t vhost_iommu_fault_read_big(struct vhost_iommu *vi, struct file *file,
+				   u64 *uaddr);
+void vhost_iommu_fault_free_big(u64 addr);
 int vhost_iommu_fault_write(struct vhost_iommu *vi, struct file *file,
 			    const struct iommu_hwpt_page_response *r, u32 n,
 			    u32 *done);
@@ -403,6 +427,7 @@ u32 vhost_iommu_group_len(const struct iommu_hwpt_pgfault *pf, u32 n);
 int vhost_iommu_page_resp_code(u16 code);
 void vhost_iommu_fault_answer_all(struct vhost_iommu *vi);
 void vhost_iommu_fault_endpoint_gone(struct vhost_iommu *vi, u32 endpoint);
+void vhost_iommu_bindings_endpoint_gone(struct vhost_iommu *vi, u32 endpoint);
 void vhost_iommu_fault_detach(struct vhost_iommu *vi);
 long vhost_iommu_set_fault_queue(struct vhost_iommu *vi, void __user *arg);
 bool vhost_iommu_handle_faults(struct vhost_iommu *vi, bool read);
@@ -432,7 +457,64 @@ int vhost_iommu_vq_get_chain(struct vhost_iommu_vq *vq,
 int vhost_iommu_vq_avail(struct vhost_iommu_vq *vq, u16 *n);
 int vhost_iommu_vq_add_used(struct vhost_iommu_vq *vq, u16 head, u32 len);
 bool vhost_iommu_vq_need_signal(struct vhost_iommu_vq *vq, u16 old);
-bool vhost_iommu_vq_enable_notify(struct vhost_iommu_vq *vq);
+bool vhost_iommu_vq_enable_notify(struct vhost_iommu_vq *vq, u16 want);
 long vhost_iommu_set_mem_table(struct vhost_iommu *vi, void __user *arg);
+
+/* testhooks.c: compiled in test builds only (VHOST_IOMMU_TEST_HOOKS) */
+#ifdef VHOST_IOMMU_TEST_HOOKS
+bool vhost_iommu_should_fail(void);
+void vhost_iommu_test_wake_delay(void);
+long vhost_iommu_test_ioctl(struct vhost_iommu *vi, void __user *arg);
+ssize_t vhost_iommu_fake_read(struct vhost_iommu_fake_faults *fake,
+			      void __user *buf, size_t count);
+int vhost_iommu_fake_write(struct vhost_iommu_fake_faults *fake,
+			   const struct iommu_hwpt_page_response *r, u32 n,
+			   u32 *done);
+void vhost_iommu_fake_free(struct vhost_iommu_fake_faults *fake);
+int vhost_iommu_testhooks_init(void);
+void vhost_iommu_testhooks_exit(void);
+#else
+static inline bool vhost_iommu_should_fail(void)
+{
+	return false;
+}
+
+static inline void vhost_iommu_test_wake_delay(void)
+{
+}
+
+static inline long vhost_iommu_test_ioctl(struct vhost_iommu *vi,
+					  void __user *arg)
+{
+	return -ENOIOCTLCMD;
+}
+
+static inline ssize_t vhost_iommu_fake_read(struct vhost_iommu_fake_faults *f,
+					    void __user *buf, size_t count)
+{
+	return -ENOENT;
+}
+
+static inline int vhost_iommu_fake_write(struct vhost_iommu_fake_faults *f,
+					 const struct iommu_hwpt_page_response *r,
+					 u32 n, u32 *done)
+{
+	*done = 0;
+	return -ENOENT;
+}
+
+static inline void vhost_iommu_fake_free(struct vhost_iommu_fake_faults *f)
+{
+}
+
+static inline int vhost_iommu_testhooks_init(void)
+{
+	return 0;
+}
+
+static inline void vhost_iommu_testhooks_exit(void)
+{
+}
+#endif
 
 #endif /* _VHOST_IOMMU_H */

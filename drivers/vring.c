@@ -113,6 +113,8 @@ int vhost_iommu_chain_copy(const struct vhost_iommu_chain *chain, bool write,
 
 	if (offset > total || len > total - offset)
 		return -EINVAL;
+	if (len && vhost_iommu_should_fail())
+		return -EFAULT;
 	for (i = first; i < end && len; i++) {
 		const struct vhost_iommu_seg *s = &chain->segs[i];
 		void __user *p;
@@ -231,7 +233,7 @@ int vhost_iommu_vq_get_chain(struct vhost_iommu_vq *vq,
 	u16 idx, flags;
 	int ret;
 
-	if (get_user(raw, &avail->idx))
+	if (vhost_iommu_should_fail() || get_user(raw, &avail->idx))
 		return -EIO;
 	idx = le16_to_cpu((__force __le16)raw);
 	if (idx == vq->last_avail_idx)
@@ -309,6 +311,8 @@ int vhost_iommu_vq_add_used(struct vhost_iommu_vq *vq, u16 head, u32 len)
 	struct vring_used_elem __user *e;
 
 	e = &used->ring[vq->last_used_idx & (vq->num - 1)];
+	if (vhost_iommu_should_fail())
+		return -EFAULT;
 	if (put_user((__force __virtio32)cpu_to_le32(head), &e->id) ||
 	    put_user((__force __virtio32)cpu_to_le32(len), &e->len))
 		return -EFAULT;
@@ -338,6 +342,9 @@ bool vhost_iommu_vq_need_signal(struct vhost_iommu_vq *vq, u16 old)
 		return false;
 	/* Used index stores before the flag or event index load. */
 	smp_mb();
+	/* After a new base the guest's used_event is not ours to compare. */
+	if (vq->event_idx && !vq->signalled_used_valid)
+		return true;
 	if (vq->event_idx) {
 		if (get_user(raw, &avail->ring[vq->num]))
 			return true;
@@ -352,24 +359,31 @@ bool vhost_iommu_vq_need_signal(struct vhost_iommu_vq *vq, u16 old)
 /**
  * vhost_iommu_vq_enable_notify() - ask for a kick, then look again
  * @vq: the virtqueue
+ * @want: buffers the caller needs before it can go on, at least 1
  *
- * Return: true if buffers arrived meanwhile (the caller goes on).
+ * With EVENT_IDX the guest is asked to kick when it makes available the
+ * entry that brings @want buffers, not the next one: entries it already
+ * published would never be kicked for again.
+ *
+ * Return: true if @want buffers are available now (the caller goes on).
  */
-bool vhost_iommu_vq_enable_notify(struct vhost_iommu_vq *vq)
+bool vhost_iommu_vq_enable_notify(struct vhost_iommu_vq *vq, u16 want)
 {
 	struct vring_avail __user *avail = u64_to_user_ptr(vq->avail);
 	struct vring_used __user *used = u64_to_user_ptr(vq->used);
+	u16 event = vq->last_avail_idx + want - 1;
 	__virtio16 raw;
 
 	if (vq->event_idx &&
-	    put_user((__force __virtio16)cpu_to_le16(vq->last_avail_idx),
+	    put_user((__force __virtio16)cpu_to_le16(event),
 		     (__virtio16 __user *)&used->ring[vq->num]))
 		return false;
 	/* Event index store before the avail index load. */
 	smp_mb();
 	if (get_user(raw, &avail->idx))
 		return false;
-	return le16_to_cpu((__force __le16)raw) != vq->last_avail_idx;
+	return (u16)(le16_to_cpu((__force __le16)raw) - vq->last_avail_idx) >=
+	       want;
 }
 
 static int vhost_iommu_region_cmp(const void *a, const void *b)

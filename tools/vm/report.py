@@ -5,7 +5,9 @@
 Prints one "SUITE <name>: N passed, N failed, N skipped" line per suite
 (KUnit suites, kselftest binaries, and the "vm" suite of whole-run checks:
 boot, load, unload, kernel reports, leaks) and exits non-zero on any
-failure. In run mode only the whole-run checks apply.
+failure. In run mode only the whole-run checks apply. Every suite named
+in --expect must report, or it counts as failed. Kselftest binaries named
+robust-<part> are parts of one suite, "robust".
 """
 import argparse
 import re
@@ -130,11 +132,30 @@ def ksft_suite(name, body, end):
     return s
 
 
+def merge_parts(suites, name):
+    """Fold the suites <name>-<part> into one suite <name>, notes prefixed."""
+    parts = [s for s in suites if s.name.startswith(name + "-")]
+    if not parts:
+        return suites
+    whole = Suite(name)
+    for p in parts:
+        whole.passed += p.passed
+        whole.failed += p.failed
+        whole.skipped += p.skipped
+        part = p.name[len(name) + 1:]
+        whole.notes.append(f"{part}: {p.passed} passed, {p.failed} failed, "
+                           f"{p.skipped} skipped")
+        whole.notes += [f"{part}: {n}" for n in p.notes]
+    return [s for s in suites if s not in parts] + [whole]
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--mode", choices=("run", "check"), required=True)
     ap.add_argument("--qemu-rc", type=int, required=True)
     ap.add_argument("--timeout", type=int, required=True)
+    ap.add_argument("--expect", default="",
+                    help="space-separated suites that must report")
     ap.add_argument("log")
     a = ap.parse_args()
 
@@ -152,6 +173,13 @@ def main():
             suites.append(s)
         for name, body, end in blocks(lines, "KSFT-BEGIN", "KSFT-END"):
             suites.append(ksft_suite(name, body, end))
+        seen = {s.name for s in suites}
+        for name in a.expect.split():
+            if name not in seen:
+                s = Suite(name)
+                s.check(False, "the suite did not report at all")
+                suites.append(s)
+        suites = merge_parts(suites, "robust")
 
     vm = Suite("vm")
     timed_out = a.qemu_rc in (124, 137)

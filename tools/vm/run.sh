@@ -10,7 +10,11 @@
 #                        line per suite and exits non-zero on any failure
 #
 # Options: --variant debug|fast (test kernel), --timeout SECONDS,
-#          --append "kernel args". The console log is kept in build/vm/.
+#          --append "kernel args", --tests "NAME..." (check mode: only these
+#          kselftest binaries, and KUnit only if "kunit" is named; default
+#          VHOST_IOMMU_TESTS, else everything). The console log is kept in
+#          build/vm/. Every suite expected is reported, or counted failed.
+#          --coverage: dump the module's gcov data before unloading it.
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -18,12 +22,16 @@ mode=run
 variant=debug
 timeout_s=${VHOST_IOMMU_VM_TIMEOUT:-900}
 append_extra=""
+tests=${VHOST_IOMMU_TESTS:-}
+coverage=0
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--mode) mode=$2; shift 2 ;;
 	--variant) variant=$2; shift 2 ;;
 	--timeout) timeout_s=$2; shift 2 ;;
 	--append) append_extra=$2; shift 2 ;;
+	--tests) tests=$2; shift 2 ;;
+	--coverage) coverage=1; shift ;;
 	*) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
 done
@@ -55,11 +63,27 @@ rm -rf "$root"
 mkdir -p "$root"/{bin,dev,proc,sys,tmp,vhi/selftests,vhi/bin}
 cp /bin/busybox "$root/bin/busybox"
 cp "$top"/vhost_iommu.ko "$root/vhi/"
-[ -f "$top/vhost_iommu_kunit.ko" ] && cp "$top/vhost_iommu_kunit.ko" "$root/vhi/"
-cp "$top"/build/selftests/* "$root/vhi/selftests/"
+wanted() { [ -z "$tests" ] || grep -qw -- "$1" <<<"$tests"; }
+expect=()
+if wanted kunit; then
+	[ -f "$top/vhost_iommu_kunit.ko" ] && cp "$top/vhost_iommu_kunit.ko" "$root/vhi/"
+	# Every KUnit suite the sources define must report.
+	while read -r name; do expect+=("kunit:$name"); done < <(
+		sed -n 's/^[[:space:]]*\.name = "\(vhost_iommu[a-z_]*\)",$/\1/p' \
+			"$top"/drivers/tests/*.c)
+fi
+for t in "$top"/build/selftests/*; do
+	n=${t##*/}
+	wanted "$n" || continue
+	cp "$t" "$root/vhi/selftests/"
+	expect+=("$n")
+done
 cp "$top"/build/bin/* "$root/vhi/bin/" 2>/dev/null || true
 cp "$top/tools/vm/init" "$root/init"
 echo "$mode" >"$root/vhi/mode"
+[ $coverage -eq 1 ] && echo 1 >"$root/vhi/coverage"
+# make fuzz: the fuzzer's arguments for a long run.
+echo "${VHOST_IOMMU_FUZZ:-}" >"$root/vhi/fuzz-args"
 chmod +x "$root/init"
 (cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) >"$out/initramfs.cpio.gz"
 
@@ -84,4 +108,4 @@ set -e
 echo "run.sh: VM ran $(($(date +%s) - start)) s" >&2
 
 exec python3 "$top/tools/vm/report.py" --mode "$mode" --qemu-rc "$rc" \
-	--timeout "$timeout_s" "$log"
+	--timeout "$timeout_s" --expect "${expect[*]}" "$log"

@@ -225,13 +225,34 @@ struct virtio_iommu_page_req {
  * buffer addresses in descriptors are guest-physical, translated through
  * VHOST_SET_MEM_TABLE. The kick, call and err files must be eventfds
  * (-EINVAL otherwise, -EBADF for a bad descriptor; -1 unbinds). A bad
- * queue index gives -ENOBUFS. The request queue runs once features are
- * set and the queue has a size, addresses and a kick eventfd.
+ * queue index gives -ENOBUFS. A queue runs once features are set and the
+ * queue has a size, addresses and a kick eventfd, unless the device was
+ * stopped with VHOST_IOMMU_SET_RUNNING. VHOST_SET_VRING_NUM,
+ * VHOST_SET_VRING_ADDR and VHOST_SET_VRING_BASE fail with -EBUSY on a
+ * running queue (stop the device, unbind the kick, or reset it first).
+ * VHOST_SET_MEM_TABLE may be called while the device runs, except that it
+ * fails with -EBUSY while a slow-path request is parked (its buffers were
+ * found through the old table) and the device is not stopped.
+ *
+ * Stopping and restoring. VHOST_GET_VRING_BASE of the request queue
+ * returns the index of the first request not completed: a request parked
+ * for the VMM counts as not taken. On a stopped device, VHOST_SET_VRING_NUM,
+ * VHOST_SET_VRING_ADDR, VHOST_SET_VRING_BASE of the request queue and
+ * VHOST_SET_MEM_TABLE put a parked request back (its cookie goes stale
+ * and VHOST_IOMMU_COMPLETE_REQUEST of it fails with -ENOENT): the device
+ * reads it again when it runs. A VMM that stops, saves the base and later
+ * restores it therefore loses no request, and one that completes the
+ * parked request before saving the base sees it counted as done. After
+ * VHOST_SET_VRING_BASE the device signals the call eventfd for the next
+ * used entry whatever the guest's used_event says (it may be stale).
  *
  * Requests execute one at a time in available-ring order, and each used
  * entry is published after the request's effect is complete, with used
  * length equal to the whole device-writable size and the status in its
- * last 4 bytes. The device itself answers:
+ * last 4 bytes; writable bytes before the tail that carry nothing (all of
+ * them but PROBE properties) are zero-filled. The device reads each
+ * request's readable part from guest memory once and decides only from
+ * that copy. The device itself answers:
  *
  * - used length 0, nothing written: unknown type, a type whose feature was
  *   not negotiated (PROBE also when probe_size is 0), a readable part
@@ -298,6 +319,7 @@ enum {
 	VHOST_IOMMU_CMD_SET_ENDPOINT = 0xa6,
 	VHOST_IOMMU_CMD_BIND_DOMAIN = 0xa7,
 	VHOST_IOMMU_CMD_SET_FAULT_QUEUE = 0xa8,
+	VHOST_IOMMU_CMD_SET_RUNNING = 0xa9,
 };
 
 /**
@@ -448,7 +470,8 @@ struct vhost_iommu_completion {
  *
  * Counters since the file was opened; they survive resets. A VMM built
  * against an older header passes a smaller @size and gets the fields it
- * knows.
+ * knows; @size is set to the bytes filled (the smaller of the caller's size
+ * and the kernel's).
  */
 struct vhost_iommu_stats {
 	__u32 size;
@@ -510,14 +533,17 @@ struct vhost_iommu_iommufd {
  * @endpoint: the virtio endpoint ID the guest uses
  * @dev_id: the iommufd device ID of the host device behind it
  * @virt_id: the ID the guest's IOMMU architecture names the device by in
- *           commands (the virtual stream ID on Arm SMMUv3); 0 if none
+ *           commands (the virtual stream ID on Arm SMMUv3), at most
+ *           0xffffffff; 0 if none
  *
  * Registers the endpoint so that invalidations that name devices (device
  * TLB and PASID table invalidation on SMMUv3) and page requests can be
- * translated.
+ * translated. Removing an endpoint answers its outstanding page requests
+ * INVALID and takes its virt_id out of every binding that lists it.
  *
  * Errors: -EEXIST when adding a registered endpoint; -ENOENT when removing
- * one that is not; -ENOSPC beyond %VHOST_IOMMU_MAX_ENDPOINTS.
+ * one that is not; -EINVAL for a virt_id above 32 bits; -ENOSPC beyond
+ * %VHOST_IOMMU_MAX_ENDPOINTS.
  */
 struct vhost_iommu_endpoint {
 	__u32 size;
@@ -599,6 +625,7 @@ struct vhost_iommu_bind {
 /* Limits of page request handling */
 #define VHOST_IOMMU_MAX_PAGE_GROUPS	256
 #define VHOST_IOMMU_MAX_EVENT_BACKLOG	64
+#define VHOST_IOMMU_MAX_PAGE_GROUP_RECORDS	16384
 
 /**
  * struct vhost_iommu_fault_queue - ioctl(VHOST_IOMMU_SET_FAULT_QUEUE)
@@ -627,6 +654,10 @@ struct vhost_iommu_bind {
  * wait for one, %VHOST_IOMMU_MAX_PAGE_GROUPS groups outstanding, a device
  * ID that no endpoint is registered for, a group ID above 0xffff, or a
  * group with the same endpoint, PASID and group ID as one outstanding.
+ * A group of up to %VHOST_IOMMU_MAX_PAGE_GROUP_RECORDS records is always
+ * read and answered; a larger one cannot be read from the fault queue at
+ * all: it stays at its head (each attempt counts in out_fault_errors)
+ * until iommufd answers it when the fault queue is detached or destroyed.
  *
  * Every outstanding group, delivered or not, is answered INVALID when the
  * fault queue is detached or replaced, the iommufd is let go of or
@@ -652,5 +683,23 @@ struct vhost_iommu_fault_queue {
 
 #define VHOST_IOMMU_SET_FAULT_QUEUE \
 	_IO(VHOST_VIRTIO, VHOST_IOMMU_CMD_SET_FAULT_QUEUE)
+
+/*
+ * ioctl(VHOST_IOMMU_SET_RUNNING, int *running): 0 stops the device, 1 lets
+ * it run again (in the manner of VHOST_VSOCK_SET_RUNNING). A new device
+ * runs without it, as soon as its queues are set up. When the ioctl stops
+ * the device and returns, the worker has finished its pass and does not
+ * read or write the rings, deliver page requests or read the fault queue
+ * until the device runs again; kicks and page requests that arrive
+ * meanwhile are handled then. A request parked for the VMM stays parked:
+ * VHOST_IOMMU_GET_REQUEST and VHOST_IOMMU_COMPLETE_REQUEST still work, and
+ * VHOST_GET_VRING_BASE counts it as not taken (see "Stopping and
+ * restoring" above). The stopped state survives VHOST_IOMMU_RESET_DEVICE;
+ * VHOST_RESET_OWNER clears it.
+ *
+ * Errors: -EINVAL for a value other than 0 or 1.
+ */
+#define VHOST_IOMMU_SET_RUNNING \
+	_IOW(VHOST_VIRTIO, VHOST_IOMMU_CMD_SET_RUNNING, int)
 
 #endif /* _UAPI_LINUX_VHOST_IOMMU_H */

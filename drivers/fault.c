@@ -524,8 +524,10 @@ static void vhost_iommu_fault_deliver(struct vhost_iommu *vi)
  * into a larger temporary area and take what came, a window at a time. A
  * group larger than a window cannot be delivered (it is larger than the
  * backlog): it is answered INVALID.
+ *
+ * Return: false if nothing could be read (the group stays at the head).
  */
-static void vhost_iommu_fault_take_big(struct vhost_iommu *vi)
+static bool vhost_iommu_fault_take_big(struct vhost_iommu *vi)
 {
 	struct vhost_iommu_faultq *fq = vi->fq;
 	struct iommu_hwpt_pgfault *pf = (void *)fq->buf;
@@ -539,7 +541,7 @@ static void vhost_iommu_fault_take_big(struct vhost_iommu *vi)
 	if (n <= 0) {
 		pr_debug("page request group too large to read: %zd\n", n);
 		vi->stats.out_fault_errors++;
-		return;
+		return false;
 	}
 	up = u64_to_user_ptr(addr);
 	total = n / rec;
@@ -569,6 +571,7 @@ static void vhost_iommu_fault_take_big(struct vhost_iommu *vi)
 		vhost_iommu_fault_take(vi, k);
 	}
 	vhost_iommu_fault_free_big(addr);
+	return true;
 }
 
 /**
@@ -596,7 +599,11 @@ bool vhost_iommu_handle_faults(struct vhost_iommu *vi, bool read)
 					   sizeof(fq->buf));
 		/* iommufd's answer when the first group does not fit. */
 		if (n == -EINVAL) {
-			vhost_iommu_fault_take_big(vi);
+			/* Larger than any read: wait for the next wake-up. */
+			if (!vhost_iommu_fault_take_big(vi)) {
+				more = false;
+				break;
+			}
 			vhost_iommu_fault_deliver(vi);
 			continue;
 		}

@@ -234,7 +234,7 @@ static void vhost_iommu_drop_owner(struct vhost_iommu *vi)
 		mmdrop(vi->owner);
 	vi->owner = NULL;
 	vi->work = 0;
-	vi->stopped = false;
+	vi->run = VHOST_IOMMU_RUN_AUTO;
 }
 
 static bool vhost_iommu_work(void *data)
@@ -252,7 +252,7 @@ static bool vhost_iommu_work(void *data)
 
 	mutex_lock(&vi->mutex);
 	/* Stopped: the bits are given again when the device runs. */
-	if (vi->stopped) {
+	if (vi->run == VHOST_IOMMU_RUN_STOPPED) {
 		mutex_unlock(&vi->mutex);
 		return true;
 	}
@@ -406,7 +406,7 @@ static long vhost_iommu_set_running(struct vhost_iommu *vi, int __user *arg)
 		return -EFAULT;
 	if (running != 0 && running != 1)
 		return -EINVAL;
-	vi->stopped = !running;
+	vi->run = running ? VHOST_IOMMU_RUN_STARTED : VHOST_IOMMU_RUN_STOPPED;
 	if (running)
 		vhost_iommu_wake(vi, VHOST_IOMMU_WORK_FAULT);
 	return 0;
@@ -453,12 +453,18 @@ static long vhost_iommu_vring_ioctl(struct vhost_iommu *vi, unsigned int cmd,
 	case VHOST_SET_VRING_NUM:
 	case VHOST_SET_VRING_ADDR:
 	case VHOST_SET_VRING_BASE:
-		/* The worker reads these without a copy, as vhost does. */
-		if (vhost_iommu_vq_running(vi, vq))
+		/* Started with SET_RUNNING: fixed until stopped, as in vhost. */
+		if (vi->run == VHOST_IOMMU_RUN_STARTED &&
+		    vhost_iommu_vq_running(vi, vq))
 			return -EBUSY;
-		/* A stopped queue is set up anew: its parked request goes back. */
-		if (index == VHOST_IOMMU_VQ_REQUEST)
-			vhost_iommu_rewind_pending(vi);
+		if (index != VHOST_IOMMU_VQ_REQUEST || !vi->pending.cookie)
+			break;
+		/* A parked request is answered on the ring it came from... */
+		if (cmd != VHOST_SET_VRING_BASE &&
+		    vi->run != VHOST_IOMMU_RUN_STOPPED)
+			return -EBUSY;
+		/* ...or, the queue being set up anew, read again later. */
+		vhost_iommu_rewind_pending(vi);
 		break;
 	}
 
@@ -535,7 +541,7 @@ static long vhost_iommu_owner_ioctl(struct vhost_iommu *vi, unsigned int cmd,
 	case VHOST_SET_MEM_TABLE:
 		/* A parked request's buffers were translated with the old table. */
 		if (vi->pending.cookie) {
-			if (!vi->stopped)
+			if (vi->run != VHOST_IOMMU_RUN_STOPPED)
 				return -EBUSY;
 			vhost_iommu_rewind_pending(vi);
 		}

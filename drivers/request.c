@@ -546,8 +546,8 @@ fault:
 bool vhost_iommu_vq_running(const struct vhost_iommu *vi,
 			    const struct vhost_iommu_vq *vq)
 {
-	return !vi->stopped && vi->features_set && vq->num && vq->addr_set &&
-	       vq->kick && !vq->broken;
+	return vi->run != VHOST_IOMMU_RUN_STOPPED && vi->features_set &&
+	       vq->num && vq->addr_set && vq->kick && !vq->broken;
 }
 
 /**

@@ -291,6 +291,17 @@ struct vhost_iommu_faultq {
 	u8 buf[VHOST_IOMMU_FAULT_BUF_RECORDS * VHOST_IOMMU_PGFAULT_SIZE];
 };
 
+/*
+ * VHOST_IOMMU_SET_RUNNING states. A device that never got the ioctl runs
+ * once set up and may be reconfigured as it runs; once started with it,
+ * its rings are fixed until it is stopped, as vhost's are.
+ */
+enum {
+	VHOST_IOMMU_RUN_AUTO,
+	VHOST_IOMMU_RUN_STOPPED,
+	VHOST_IOMMU_RUN_STARTED,
+};
+
 /* Work bits, set by wake-ups and consumed by the worker. */
 enum {
 	VHOST_IOMMU_WORK_REQUEST,
@@ -304,7 +315,7 @@ enum {
  * @owner: the owner's mm (grabbed, not pinned); NULL until SET_OWNER
  * @worker: the worker thread, in the owner's process; RCU for wake-ups
  * @work: VHOST_IOMMU_WORK_* bits
- * @stopped: VHOST_IOMMU_SET_RUNNING 0: the worker leaves the rings alone
+ * @run: VHOST_IOMMU_RUN_*, what VHOST_IOMMU_SET_RUNNING said last
  * @features: negotiated virtio features
  * @features_set: VHOST_SET_FEATURES was called
  * @mem: memory table, or NULL
@@ -331,7 +342,7 @@ struct vhost_iommu {
 	struct mm_struct *owner;
 	struct vhost_task __rcu *worker;
 	unsigned long work;
-	bool stopped;
+	u8 run;
 	u64 features;
 	bool features_set;
 	struct vhost_iommu_mem *mem;

@@ -226,13 +226,15 @@ struct virtio_iommu_page_req {
  * VHOST_SET_MEM_TABLE. The kick, call and err files must be eventfds
  * (-EINVAL otherwise, -EBADF for a bad descriptor; -1 unbinds). A bad
  * queue index gives -ENOBUFS. A queue runs once features are set and the
- * queue has a size, addresses and a kick eventfd, unless the device was
- * stopped with VHOST_IOMMU_SET_RUNNING. VHOST_SET_VRING_NUM,
- * VHOST_SET_VRING_ADDR and VHOST_SET_VRING_BASE fail with -EBUSY on a
- * running queue (stop the device, unbind the kick, or reset it first).
- * VHOST_SET_MEM_TABLE may be called while the device runs, except that it
- * fails with -EBUSY while a slow-path request is parked (its buffers were
- * found through the old table) and the device is not stopped.
+ * queue has a size, addresses and a kick eventfd, unless the device is
+ * stopped (VHOST_IOMMU_SET_RUNNING). Once the device was started with
+ * VHOST_IOMMU_SET_RUNNING 1, VHOST_SET_VRING_NUM, VHOST_SET_VRING_ADDR and
+ * VHOST_SET_VRING_BASE fail with -EBUSY on a running queue, as vhost's
+ * do: stop the device first. While a slow-path request is parked and the
+ * device is not stopped, VHOST_SET_VRING_NUM and VHOST_SET_VRING_ADDR of
+ * the request queue and VHOST_SET_MEM_TABLE fail with -EBUSY (the request
+ * is answered on the ring and the buffers it was found in). Otherwise
+ * VHOST_SET_MEM_TABLE may be called while the device runs.
  *
  * Stopping and restoring. VHOST_GET_VRING_BASE of the request queue
  * returns the index of the first request not completed: a request parked
@@ -242,7 +244,8 @@ struct virtio_iommu_page_req {
  * and VHOST_IOMMU_COMPLETE_REQUEST of it fails with -ENOENT): the device
  * reads it again when it runs. A VMM that stops, saves the base and later
  * restores it therefore loses no request, and one that completes the
- * parked request before saving the base sees it counted as done. After
+ * parked request before saving the base sees it counted as done. Without
+ * a stop, VHOST_SET_VRING_BASE also puts a parked request back. After
  * VHOST_SET_VRING_BASE the device signals the call eventfd for the next
  * used entry whatever the guest's used_event says (it may be stale).
  *
@@ -260,7 +263,8 @@ struct virtio_iommu_page_req {
  * - VIRTIO_IOMMU_S_INVAL: non-zero reserved fields (ATTACH, UNMAP,
  *   INVALIDATE, PAGE_RESP), unknown flags (ATTACH, MAP; BYPASS without
  *   BYPASS_CONFIG, MMIO without MMIO), virt_end < virt_start, a PROBE whose
- *   property buffer is smaller than probe_size (no property written);
+ *   property buffer is smaller than probe_size (no property: the buffer is
+ *   zero-filled);
  * - VIRTIO_IOMMU_S_RANGE: a domain outside domain_range (ATTACH, MAP,
  *   UNMAP, ATTACH_TABLE, with DOMAIN_RANGE), a MAP not aligned on the page
  *   granule or outside input_range (with INPUT_RANGE);
@@ -685,9 +689,11 @@ struct vhost_iommu_fault_queue {
 	_IO(VHOST_VIRTIO, VHOST_IOMMU_CMD_SET_FAULT_QUEUE)
 
 /*
- * ioctl(VHOST_IOMMU_SET_RUNNING, int *running): 0 stops the device, 1 lets
- * it run again (in the manner of VHOST_VSOCK_SET_RUNNING). A new device
- * runs without it, as soon as its queues are set up. When the ioctl stops
+ * ioctl(VHOST_IOMMU_SET_RUNNING, int *running): 0 stops the device, 1
+ * starts it (in the manner of VHOST_VSOCK_SET_RUNNING). A device that never
+ * got this ioctl runs as soon as its queues are set up, and its rings may
+ * be changed as it runs; once started with it, they may not (-EBUSY, see
+ * above) until it is stopped. When the ioctl stops
  * the device and returns, the worker has finished its pass and does not
  * read or write the rings, deliver page requests or read the fault queue
  * until the device runs again; kicks and page requests that arrive

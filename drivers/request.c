@@ -234,8 +234,12 @@ void vhost_iommu_vq_mark_broken(struct vhost_iommu *vi,
 void vhost_iommu_vq_signal(struct vhost_iommu_vq *vq)
 {
 	u16 old = vq->signalled_used;
-	bool need = vhost_iommu_vq_need_signal(vq, old);
+	bool need;
 
+	/* Nothing new: a stale used_event stays unknown until there is. */
+	if (old == vq->last_used_idx)
+		return;
+	need = vhost_iommu_vq_need_signal(vq, old);
 	vq->signalled_used = vq->last_used_idx;
 	vq->signalled_used_valid = true;
 	if (vq->call && need)

@@ -7,6 +7,8 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <kunit/visibility.h>
+#include <linux/export.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <linux/xarray.h>
@@ -229,6 +231,7 @@ void vhost_iommu_bindings_endpoint_gone(struct vhost_iommu *vi, u32 endpoint)
 		b->target.nr_sids = n;
 	}
 }
+EXPORT_SYMBOL_IF_KUNIT(vhost_iommu_bindings_endpoint_gone);
 
 /**
  * vhost_iommu_bind_domain() - VHOST_IOMMU_BIND_DOMAIN

@@ -317,6 +317,64 @@ static void vhost_iommu_translate_cases(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, 0, n);
 }
 
+/* A type with no layout never reaches a WARN: it is answered UNSUPP. */
+static void vhost_iommu_check_unknown_type(struct kunit *test)
+{
+	u8 req[VHOST_IOMMU_MAX_READABLE] = { 0x55 };
+
+	KUNIT_EXPECT_EQ(test, VIRTIO_IOMMU_S_UNSUPP,
+			vhost_iommu_req_check(0x55, req, ALL_FEATURES,
+					      &test_config));
+	KUNIT_EXPECT_EQ(test, VIRTIO_IOMMU_S_UNSUPP,
+			vhost_iommu_req_check(0, req, ALL_FEATURES,
+					      &test_config));
+}
+
+/* Removing an endpoint takes its stream ID out of every binding. */
+static void vhost_iommu_endpoint_gone_strips_sids(struct kunit *test)
+{
+	struct vhost_iommu *vi;
+	struct vhost_iommu_binding *a, *b;
+	static const u32 eps[] = { 4, 5, 6 }, sids[] = { 40, 50, 60 };
+
+	vi = kunit_kzalloc(test, sizeof(*vi), GFP_KERNEL);
+	a = kunit_kzalloc(test, sizeof(*a), GFP_KERNEL);
+	b = kunit_kzalloc(test, sizeof(*b), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, vi);
+	KUNIT_ASSERT_NOT_NULL(test, a);
+	KUNIT_ASSERT_NOT_NULL(test, b);
+	mutex_init(&vi->mutex);
+	xa_init(&vi->bindings);
+	memcpy(a->eps, eps, sizeof(eps));
+	memcpy(a->target.sids, sids, sizeof(sids));
+	a->target.nr_sids = 3;
+	b->eps[0] = 5;
+	b->target.sids[0] = 50;
+	b->target.nr_sids = 1;
+	KUNIT_ASSERT_EQ(test, 0, xa_err(xa_store(&vi->bindings, 1, a,
+						 GFP_KERNEL)));
+	KUNIT_ASSERT_EQ(test, 0, xa_err(xa_store(&vi->bindings, 2, b,
+						 GFP_KERNEL)));
+
+	mutex_lock(&vi->mutex);
+	vhost_iommu_bindings_endpoint_gone(vi, 5);
+	mutex_unlock(&vi->mutex);
+	KUNIT_EXPECT_EQ(test, 2U, a->target.nr_sids);
+	KUNIT_EXPECT_EQ(test, 40U, a->target.sids[0]);
+	KUNIT_EXPECT_EQ(test, 60U, a->target.sids[1]);
+	KUNIT_EXPECT_EQ(test, 4U, a->eps[0]);
+	KUNIT_EXPECT_EQ(test, 6U, a->eps[1]);
+	KUNIT_EXPECT_EQ(test, 0U, b->target.nr_sids);
+
+	/* An endpoint no binding lists changes nothing. */
+	mutex_lock(&vi->mutex);
+	vhost_iommu_bindings_endpoint_gone(vi, 9);
+	mutex_unlock(&vi->mutex);
+	KUNIT_EXPECT_EQ(test, 2U, a->target.nr_sids);
+	xa_destroy(&vi->bindings);
+	mutex_destroy(&vi->mutex);
+}
+
 static struct kunit_case vhost_iommu_cases[] = {
 	KUNIT_CASE(vhost_iommu_layout_known_types),
 	KUNIT_CASE(vhost_iommu_layout_probe),
@@ -326,6 +384,8 @@ static struct kunit_case vhost_iommu_cases[] = {
 	KUNIT_CASE(vhost_iommu_check_map),
 	KUNIT_CASE(vhost_iommu_check_others),
 	KUNIT_CASE(vhost_iommu_translate_cases),
+	KUNIT_CASE(vhost_iommu_check_unknown_type),
+	KUNIT_CASE(vhost_iommu_endpoint_gone_strips_sids),
 	{}
 };
 

@@ -62,6 +62,8 @@ int vhost_iommu_hwpt_invalidate(struct vhost_iommu *vi, u32 object_id,
 		return -EINVAL;
 	if (vhost_iommu_should_fail())
 		return -ENOMEM;
+	vhost_iommu_count_ua(vi, 2);
+	vi->stats.out_iommufd_calls++;
 	if (copy_to_user(base + VHOST_IOMMU_SCRATCH_ENTRIES, entries,
 			 (size_t)n * entry_len) ||
 	    copy_to_user(ucmd, &cmd, sizeof(cmd)))
@@ -84,6 +86,7 @@ static ssize_t vhost_iommu_fault_read_user(struct vhost_iommu *vi,
 
 	if (vhost_iommu_should_fail())
 		return -ENOMEM;
+	vi->stats.out_iommufd_calls++;
 	if (!file)
 		return vhost_iommu_fake_read(vi->fq->fake, ubuf, count);
 	n = rw_verify_area(READ, file, &pos, count);
@@ -164,6 +167,7 @@ ssize_t vhost_iommu_fault_read(struct vhost_iommu *vi, struct file *file,
 	if (WARN_ON_ONCE(n > count))
 		return -EIO;
 	/* The groups are ours now: a VMM that scribbles here loses them. */
+	vhost_iommu_count_ua(vi, 1);
 	if (copy_from_user(buf, ubuf, n))
 		return -EFAULT;
 	return n;
@@ -198,8 +202,11 @@ int vhost_iommu_fault_write(struct vhost_iommu *vi, struct file *file,
 		return -EINVAL;
 	if (vhost_iommu_should_fail())
 		return -ENOMEM;
-	if (!file)
+	vhost_iommu_count_ua(vi, 1);
+	if (!file) {
+		vi->stats.out_iommufd_calls++;
 		return vhost_iommu_fake_write(vi->fq->fake, r, n, done);
+	}
 	if (copy_to_user(ubuf, r, count))
 		return -EFAULT;
 	ret = rw_verify_area(WRITE, file, &pos, count);
@@ -207,6 +214,7 @@ int vhost_iommu_fault_write(struct vhost_iommu *vi, struct file *file,
 		return ret;
 	/* A partial write stopped at a refused response: retry it for why. */
 	while (*done < n) {
+		vi->stats.out_iommufd_calls++;
 		ret = file->f_op->write(file, ubuf + *done * sizeof(*r),
 					count - *done * sizeof(*r), &pos);
 		if (ret <= 0)

@@ -256,6 +256,7 @@ static bool vhost_iommu_work(void *data)
 		mutex_unlock(&vi->mutex);
 		return true;
 	}
+	vi->stats.out_wakeups++;
 	/* Each hands its bit back when it used up its weight. */
 	if (requests && vhost_iommu_handle_requests(vi))
 		set_bit(VHOST_IOMMU_WORK_REQUEST, &vi->work);

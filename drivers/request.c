@@ -338,6 +338,7 @@ static void vhost_iommu_batch_complete(struct vhost_iommu *vi,
 	u32 i;
 
 	vi->stats.out_invalidations++;
+	vhost_iommu_count_ua(vi, r->nr_tail);
 	for (i = 0; i < r->nr_tail; i++) {
 		if (copy_to_user(u64_to_user_ptr(r->tail[i].hva), p,
 				 r->tail[i].len)) {

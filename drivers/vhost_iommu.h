@@ -75,6 +75,7 @@ struct vhost_iommu_seg {
 
 /**
  * struct vhost_iommu_chain - a descriptor chain taken from the ring
+ * @vq: the queue it was taken from
  * @head: head descriptor index, the used entry's id
  * @nr_in: device-readable pieces, @segs[0 .. nr_in)
  * @nr_out: device-writable pieces, following them
@@ -83,6 +84,7 @@ struct vhost_iommu_seg {
  * @segs: the pieces, host-virtual
  */
 struct vhost_iommu_chain {
+	struct vhost_iommu_vq *vq;
 	u16 head;
 	u32 nr_in;
 	u32 nr_out;
@@ -364,6 +366,12 @@ struct vhost_iommu {
 	struct vhost_iommu_batch batch;
 	struct vhost_iommu_faultq *fq;
 };
+
+/* Count @n accesses to guest or owner memory (VHOST_IOMMU_GET_STATS). */
+static inline void vhost_iommu_count_ua(struct vhost_iommu *vi, u32 n)
+{
+	vi->stats.out_user_accesses += n;
+}
 
 /**
  * struct vhost_iommu_req_layout - how a request type is framed

@@ -126,6 +126,7 @@ int vhost_iommu_chain_copy(const struct vhost_iommu_chain *chain, bool write,
 		}
 		p = u64_to_user_ptr(s->hva + offset);
 		n = min(len, s->len - offset);
+		vhost_iommu_count_ua(chain->vq->vi, 1);
 		if (!write) {
 			if (copy_from_user(buf, p, n))
 				return -EFAULT;
@@ -180,6 +181,7 @@ static int vhost_iommu_walk_indirect(const struct vhost_iommu_mem *mem,
 				     const struct vring_desc *ind,
 				     unsigned int *budget)
 {
+	struct vhost_iommu *vi = chain->vq->vi;
 	u64 base = le64_to_cpu((__force __le64)ind->addr);
 	u32 len = le32_to_cpu((__force __le32)ind->len);
 	unsigned int count, i = 0;
@@ -193,6 +195,7 @@ static int vhost_iommu_walk_indirect(const struct vhost_iommu_mem *mem,
 	for (;;) {
 		if (!(*budget)--)
 			return -EBADMSG;
+		vhost_iommu_count_ua(vi, 1);
 		if (vhost_iommu_read_gpa(mem, base + (u64)i * sizeof(d), &d,
 					 sizeof(d)))
 			return -EBADMSG;
@@ -233,6 +236,7 @@ int vhost_iommu_vq_get_chain(struct vhost_iommu_vq *vq,
 	u16 idx, flags;
 	int ret;
 
+	vhost_iommu_count_ua(vq->vi, 1);
 	if (vhost_iommu_should_fail() || get_user(raw, &avail->idx))
 		return -EIO;
 	idx = le16_to_cpu((__force __le16)raw);
@@ -243,6 +247,7 @@ int vhost_iommu_vq_get_chain(struct vhost_iommu_vq *vq,
 		return -EIO;
 	/* Read the entry only after the index that published it. */
 	smp_rmb();
+	vhost_iommu_count_ua(vq->vi, 1);
 	if (get_user(raw, &avail->ring[vq->last_avail_idx & (vq->num - 1)]))
 		return -EIO;
 	i = le16_to_cpu((__force __le16)raw);
@@ -251,11 +256,13 @@ int vhost_iommu_vq_get_chain(struct vhost_iommu_vq *vq,
 
 	vq->last_avail_idx++;
 	memset(chain, 0, offsetof(struct vhost_iommu_chain, segs));
+	chain->vq = vq;
 	chain->head = i;
 	budget = min_t(unsigned int, vq->num, VHOST_IOMMU_MAX_DESCS);
 	for (;;) {
 		if (!budget--)
 			return -EBADMSG;	/* too long, or a loop */
+		vhost_iommu_count_ua(vq->vi, 1);
 		if (copy_from_user(&d, &desc[i], sizeof(d)))
 			return -EIO;
 		flags = le16_to_cpu((__force __le16)d.flags);
@@ -291,6 +298,7 @@ int vhost_iommu_vq_avail(struct vhost_iommu_vq *vq, u16 *n)
 	struct vring_avail __user *avail = u64_to_user_ptr(vq->avail);
 	__virtio16 raw;
 
+	vhost_iommu_count_ua(vq->vi, 1);
 	if (get_user(raw, &avail->idx))
 		return -EIO;
 	*n = le16_to_cpu((__force __le16)raw) - vq->last_avail_idx;
@@ -313,6 +321,7 @@ int vhost_iommu_vq_add_used(struct vhost_iommu_vq *vq, u16 head, u32 len)
 	e = &used->ring[vq->last_used_idx & (vq->num - 1)];
 	if (vhost_iommu_should_fail())
 		return -EFAULT;
+	vhost_iommu_count_ua(vq->vi, 3);
 	if (put_user((__force __virtio32)cpu_to_le32(head), &e->id) ||
 	    put_user((__force __virtio32)cpu_to_le32(len), &e->len))
 		return -EFAULT;
@@ -345,6 +354,7 @@ bool vhost_iommu_vq_need_signal(struct vhost_iommu_vq *vq, u16 old)
 	/* After a new base the guest's used_event is not ours to compare. */
 	if (vq->event_idx && !vq->signalled_used_valid)
 		return true;
+	vhost_iommu_count_ua(vq->vi, 1);
 	if (vq->event_idx) {
 		if (get_user(raw, &avail->ring[vq->num]))
 			return true;
@@ -374,6 +384,7 @@ bool vhost_iommu_vq_enable_notify(struct vhost_iommu_vq *vq, u16 want)
 	u16 event = vq->last_avail_idx + want - 1;
 	__virtio16 raw;
 
+	vhost_iommu_count_ua(vq->vi, vq->event_idx ? 2 : 1);
 	if (vq->event_idx &&
 	    put_user((__force __virtio16)cpu_to_le16(event),
 		     (__virtio16 __user *)&used->ring[vq->num]))

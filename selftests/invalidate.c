@@ -1367,4 +1367,36 @@ TEST_F(inval, reset_owner_lets_go_of_iommufd)
 	EXPECT_EQ(-ENOENT, vhi_unbind_domain(self->fd, DOM_A, 0, 0));
 }
 
+/* The structural counters: one iommufd call and one pass for a batch. */
+TEST_F(inval, batch_counters_one_call_few_accesses)
+{
+	const unsigned int n = 32;
+	struct virtio_iommu_req_invalidate r;
+	struct vhost_iommu_stats before, after;
+	struct vg_req req[32];
+	unsigned int i;
+
+	ASSERT_EQ(0, bind_to(self, DOM_FIRST, self->w.nested_id));
+	get_stats(_metadata, self, &before);
+	for (i = 0; i < n; i++) {
+		mk_inval_slot(&r, DOM_FIRST, i % 4);
+		queue_inval(_metadata, self, &r, &req[i]);
+	}
+	publish_kick(_metadata, self);
+	for (i = 0; i < n; i++)
+		check_status(_metadata, VIRTIO_IOMMU_S_OK,
+			     wait_done(_metadata, self, &req[i]), "batched");
+	get_stats(_metadata, self, &after);
+	EXPECT_EQ(1u, after.out_iommufd_calls - before.out_iommufd_calls);
+	EXPECT_EQ(1u, after.out_inval_batches - before.out_inval_batches);
+	EXPECT_LE(1u, after.out_wakeups - before.out_wakeups);
+	/* Ring, descriptors, request, tail and used entry: a bounded few. */
+	EXPECT_LE(n, after.out_user_accesses - before.out_user_accesses);
+	EXPECT_GE(12u * n, after.out_user_accesses - before.out_user_accesses);
+	ksft_print_msg("STAT per_request user_accesses=%.2f wakeups=%.3f iommufd_calls=%.3f\n",
+		       (double)(after.out_user_accesses - before.out_user_accesses) / n,
+		       (double)(after.out_wakeups - before.out_wakeups) / n,
+		       (double)(after.out_iommufd_calls - before.out_iommufd_calls) / n);
+}
+
 TEST_HARNESS_MAIN

@@ -471,6 +471,12 @@ struct vhost_iommu_completion {
  *                        INVALID itself because the guest could not take
  *                        them (see VHOST_IOMMU_SET_FAULT_QUEUE)
  * @out_fault_errors: fault queue reads or writes that failed
+ * @out_wakeups: worker passes that found something to do
+ * @out_user_accesses: the device's accesses to guest memory and to its
+ *                     scratch area in the owner's memory (each user copy,
+ *                     get_user or put_user counts one)
+ * @out_iommufd_calls: calls into iommufd: IOMMU_HWPT_INVALIDATE, fault
+ *                     queue reads and writes
  *
  * Counters since the file was opened; they survive resets. A VMM built
  * against an older header passes a smaller @size and gets the fields it
@@ -492,6 +498,9 @@ struct vhost_iommu_stats {
 	__aligned_u64 out_page_resps;
 	__aligned_u64 out_page_req_invalid;
 	__aligned_u64 out_fault_errors;
+	__aligned_u64 out_wakeups;
+	__aligned_u64 out_user_accesses;
+	__aligned_u64 out_iommufd_calls;
 };
 
 #define VHOST_IOMMU_GET_STATS _IO(VHOST_VIRTIO, VHOST_IOMMU_CMD_GET_STATS)

@@ -32,6 +32,8 @@ static_assert(sizeof(struct iommu_hwpt_page_response) == 8);
 #define VHOST_IOMMU_FAULT_FILE_NAME	"[iommufd-pgfault]"
 /* Reads from the fault queue per worker pass. */
 #define VHOST_IOMMU_FAULT_READS		8
+/* Passes in a row that retry a failed read or answer before giving up. */
+#define VHOST_IOMMU_FAULT_RETRIES	8
 
 /**
  * vhost_iommu_pgfault_to_event() - one fault queue record as an event
@@ -144,7 +146,9 @@ static void vhost_iommu_group_free(struct vhost_iommu_faultq *fq, u32 g)
 
 /*
  * Answer @n cookies INVALID. iommufd stops at a cookie it no longer
- * has (it answered the group itself on a detach): skip it, go on.
+ * has (it answered the group itself on a detach): skip it, go on. A
+ * write that failed otherwise is kept and written again by the worker:
+ * the host device must not wait on a group the device forgot.
  */
 static void vhost_iommu_answer_cookies(struct vhost_iommu *vi,
 				       const u32 *cookies, u32 n)
@@ -171,8 +175,36 @@ static void vhost_iommu_answer_cookies(struct vhost_iommu *vi,
 			k = done + 1;
 		} else if (ret) {
 			vi->stats.out_fault_errors++;
+			if (fq->nr_retry < ARRAY_SIZE(fq->retry))
+				fq->retry[fq->nr_retry++] = cookies[i + done];
 			k = done + 1;
 		}
+	}
+	if (fq->nr_retry)
+		vhost_iommu_wake(vi, VHOST_IOMMU_WORK_FAULT);
+}
+
+/*
+ * Write the failed answers again. After VHOST_IOMMU_FAULT_RETRIES passes
+ * without success they are given up: iommufd answers such groups itself
+ * when the fault queue is destroyed or the device leaves the HWPT.
+ */
+static void vhost_iommu_fault_retry(struct vhost_iommu *vi)
+{
+	struct vhost_iommu_faultq *fq = vi->fq;
+	u32 n = fq->nr_retry;
+
+	if (!n)
+		return;
+	memcpy(fq->answers, fq->retry, n * sizeof(fq->retry[0]));
+	fq->nr_retry = 0;
+	vhost_iommu_answer_cookies(vi, fq->answers, n);
+	if (!fq->nr_retry) {
+		fq->retry_passes = 0;
+	} else if (++fq->retry_passes >= VHOST_IOMMU_FAULT_RETRIES) {
+		pr_debug("%u page request answers given up\n", fq->nr_retry);
+		fq->nr_retry = 0;
+		fq->retry_passes = 0;
 	}
 }
 
@@ -244,6 +276,8 @@ void vhost_iommu_fault_detach(struct vhost_iommu *vi)
 	if (!fq)
 		return;
 	vhost_iommu_answer_groups(vi, NULL, 0);
+	/* The worker cannot retry for a queue let go of: once more now. */
+	vhost_iommu_fault_retry(vi);
 	if (fq->wqh)
 		remove_wait_queue(fq->wqh, &fq->wait);
 	if (fq->file)
@@ -525,9 +559,10 @@ static void vhost_iommu_fault_deliver(struct vhost_iommu *vi)
  * group larger than a window cannot be delivered (it is larger than the
  * backlog): it is answered INVALID.
  *
- * Return: false if nothing could be read (the group stays at the head).
+ * Return: 0, or the read's error: -EINVAL when the group is larger than
+ * %VHOST_IOMMU_MAX_PAGE_GROUP_RECORDS (it stays at the head).
  */
-static bool vhost_iommu_fault_take_big(struct vhost_iommu *vi)
+static int vhost_iommu_fault_take_big(struct vhost_iommu *vi)
 {
 	struct vhost_iommu_faultq *fq = vi->fq;
 	struct iommu_hwpt_pgfault *pf = (void *)fq->buf;
@@ -540,8 +575,7 @@ static bool vhost_iommu_fault_take_big(struct vhost_iommu *vi)
 	n = vhost_iommu_fault_read_big(vi, fq->file, &addr);
 	if (n <= 0) {
 		pr_debug("page request group too large to read: %zd\n", n);
-		vi->stats.out_fault_errors++;
-		return false;
+		return n ?: -EIO;
 	}
 	up = u64_to_user_ptr(addr);
 	total = n / rec;
@@ -571,7 +605,7 @@ static bool vhost_iommu_fault_take_big(struct vhost_iommu *vi)
 		vhost_iommu_fault_take(vi, k);
 	}
 	vhost_iommu_fault_free_big(addr);
-	return true;
+	return 0;
 }
 
 /**
@@ -593,25 +627,35 @@ bool vhost_iommu_handle_faults(struct vhost_iommu *vi, bool read)
 	lockdep_assert_held(&vi->mutex);
 	if (!fq)
 		return false;
+	vhost_iommu_fault_retry(vi);
 	vhost_iommu_fault_deliver(vi);
 	for (i = 0; read && i < VHOST_IOMMU_FAULT_READS; i++) {
 		n = vhost_iommu_fault_read(vi, fq->file, fq->buf,
 					   sizeof(fq->buf));
 		/* iommufd's answer when the first group does not fit. */
 		if (n == -EINVAL) {
-			/* Larger than any read: wait for the next wake-up. */
-			if (!vhost_iommu_fault_take_big(vi)) {
-				more = false;
-				break;
+			n = vhost_iommu_fault_take_big(vi);
+			if (!n) {
+				fq->read_errors = 0;
+				vhost_iommu_fault_deliver(vi);
+				continue;
 			}
-			vhost_iommu_fault_deliver(vi);
-			continue;
 		}
-		if (n <= 0) {
-			if (n < 0) {
-				pr_debug("fault queue read: %zd\n", n);
-				vi->stats.out_fault_errors++;
-			}
+		if (n == -EINVAL) {
+			/* Larger than any read: wait for the next wake-up. */
+			vi->stats.out_fault_errors++;
+			more = false;
+			break;
+		}
+		if (n < 0) {
+			/* iommufd wakes only for new faults: look again soon. */
+			pr_debug("fault queue read: %zd\n", n);
+			vi->stats.out_fault_errors++;
+			more = ++fq->read_errors < VHOST_IOMMU_FAULT_RETRIES;
+			break;
+		}
+		fq->read_errors = 0;
+		if (!n) {
 			more = false;
 			break;
 		}
@@ -620,7 +664,8 @@ bool vhost_iommu_handle_faults(struct vhost_iommu *vi, bool read)
 	}
 	if (vq->last_used_idx != old)
 		vhost_iommu_vq_signal(vq);
-	return more;
+	/* Answers to write again need another pass. */
+	return more || fq->nr_retry;
 }
 
 /**

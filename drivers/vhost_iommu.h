@@ -276,6 +276,10 @@ struct vhost_iommu_event {
  * @nr_backlog: records in @backlog
  * @backlog: records of undelivered groups, oldest first, groups whole
  * @answers: cookies being answered INVALID
+ * @nr_retry: answers whose write failed, to be written again
+ * @retry: their cookies
+ * @retry_passes: worker passes in a row whose retry failed
+ * @read_errors: failed reads in a row
  * @buf: records as read from the fault queue
  */
 struct vhost_iommu_faultq {
@@ -290,6 +294,10 @@ struct vhost_iommu_faultq {
 	u32 nr_backlog;
 	struct vhost_iommu_event backlog[VHOST_IOMMU_MAX_EVENT_BACKLOG];
 	u32 answers[VHOST_IOMMU_FAULT_BUF_RECORDS];
+	u32 nr_retry;
+	u32 retry[VHOST_IOMMU_FAULT_BUF_RECORDS];
+	u32 retry_passes;
+	u32 read_errors;
 	u8 buf[VHOST_IOMMU_FAULT_BUF_RECORDS * VHOST_IOMMU_PGFAULT_SIZE];
 };
 

@@ -681,7 +681,12 @@ struct vhost_iommu_bind {
  * queue; iommufd answers the groups itself when their HWPT is detached or
  * the fault queue destroyed. A group iommufd answered on its own (the
  * device was detached from the HWPT) gets S_INVAL if the guest answers
- * it later.
+ * it later. An answer the fault queue fails to take for another reason
+ * (no memory, the scratch area unmapped) is written again by the worker
+ * in its next passes, and a failed read of the fault queue is tried again
+ * likewise; both count in out_fault_errors and are given up after 8
+ * passes in a row, after which iommufd answers such groups itself when
+ * the fault queue is destroyed or the device leaves its HWPT.
  *
  * Errors: -EBADF for a bad descriptor; -EINVAL for a file that is not an
  * iommufd fault queue open for reading and writing, or when no iommufd is

@@ -147,15 +147,16 @@ static void vhost_iommu_group_free(struct vhost_iommu_faultq *fq, u32 g)
 /*
  * Answer @n cookies INVALID. iommufd stops at a cookie it no longer
  * has (it answered the group itself on a detach): skip it, go on. A
- * write that failed otherwise is kept and written again by the worker:
- * the host device must not wait on a group the device forgot.
+ * write that failed otherwise is tried again at once, then kept for the
+ * worker to write again: the host device must not wait on a group the
+ * device forgot.
  */
 static void vhost_iommu_answer_cookies(struct vhost_iommu *vi,
 				       const u32 *cookies, u32 n)
 {
 	struct vhost_iommu_faultq *fq = vi->fq;
 	struct iommu_hwpt_page_response r[32];
-	u32 i, k, done;
+	u32 i, k, done, again;
 	int ret;
 
 	if (!vhost_iommu_fault_can_write(vi))
@@ -175,7 +176,11 @@ static void vhost_iommu_answer_cookies(struct vhost_iommu *vi,
 			k = done + 1;
 		} else if (ret) {
 			vi->stats.out_fault_errors++;
-			if (fq->nr_retry < ARRAY_SIZE(fq->retry))
+			ret = vhost_iommu_fault_write(vi, fq->file, &r[done], 1,
+						      &again);
+			vi->stats.out_page_req_invalid += again;
+			if (ret && ret != -EINVAL &&
+			    fq->nr_retry < ARRAY_SIZE(fq->retry))
 				fq->retry[fq->nr_retry++] = cookies[i + done];
 			k = done + 1;
 		}

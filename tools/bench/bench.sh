@@ -117,6 +117,7 @@ echo "$args" >"$root/vhi/bench-args"
 {
 	echo "host: $(grep -m1 '^model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), $(nproc) CPUs, $(uname -r)"
 	echo "qemu: $(qemu-system-x86_64 --version | head -1); guest kernel $(basename "$kdir")"
+	echo "tree: $(git -C "$top" describe --always --dirty 2>/dev/null || echo unknown)"
 	echo "started $(date -u '+%Y-%m-%d %H:%M UTC'), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 } >"$out/machine.txt"
 cat "$out/machine.txt" >&2

@@ -45,6 +45,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
@@ -114,6 +115,7 @@ static struct {
 	unsigned int warmup;
 	unsigned int cold_us;
 	unsigned int scale_batch;
+	unsigned int block;
 	int guest_cpu;
 	int backend_cpu;
 	const char *only;
@@ -121,6 +123,7 @@ static struct {
 	.iters = 1000,
 	.cold_us = 200,
 	.scale_batch = 8,
+	.block = 100,
 	.guest_cpu = 0,
 	.backend_cpu = 1,
 };
@@ -1523,23 +1526,35 @@ static int raw_round(struct bdev *d, unsigned int n, __u64 *ns)
 	return ret;
 }
 
-/* @n INVALIDATEs in one kick, from the kick to the last used entry. */
-static int inval_round(struct bdev *d, unsigned int n, __u64 *ns)
+/*
+ * @n INVALIDATEs on each of @nr devices, one kick each: from the first
+ * kick to the last used entry of the last device.
+ */
+static int inval_round(struct bdev *devs, unsigned int nr, unsigned int n,
+		       __u64 *ns)
 {
-	struct bguest *g = &d->g;
-	__u16 target = g->rq.last_used + n;
+	__u16 target[MAX_DEVS];
+	unsigned int i, bad = 0;
 	__u64 t0, t1;
 	int ret;
 
-	guest_queue_invals(g, n);
+	for (i = 0; i < nr; i++) {
+		target[i] = devs[i].g.rq.last_used + n;
+		guest_queue_invals(&devs[i].g, n);
+	}
 	t0 = now_ns();
-	guest_notify(g, &g->rq, &g->rq_old);
-	ret = guest_wait(&g->rq, target);
+	for (i = 0; i < nr; i++)
+		guest_notify(&devs[i].g, &devs[i].g.rq, &devs[i].g.rq_old);
+	for (i = 0; i < nr; i++) {
+		ret = guest_wait(&devs[i].g.rq, target[i]);
+		if (ret)
+			return ret;
+	}
 	t1 = now_ns();
-	if (ret)
-		return ret;
 	*ns = t1 - t0;
-	return guest_reap(g, VIRTIO_IOMMU_S_OK) ? -EIO : 0;
+	for (i = 0; i < nr; i++)
+		bad += guest_reap(&devs[i].g, VIRTIO_IOMMU_S_OK);
+	return bad ? -EIO : 0;
 }
 
 static bool wanted(const char *wl)
@@ -1636,51 +1651,6 @@ static unsigned int warmup_iters(void)
 }
 
 /*
- * INVALIDATE round trips: @n per kick, the guest idle @cold_us before
- * each (0: back to back).
- */
-static void run_inval(const char *wl, unsigned int n, unsigned int cold_us,
-		      const enum bimpl *impls, unsigned int nr_impls)
-{
-	unsigned int warm = warmup_iters(), i, k;
-	__u64 *s = calloc(opt.iters, sizeof(*s));
-	struct bcount before, after;
-	struct bdev *d;
-	int ret = 0;
-
-	if (!s)
-		return;
-	for (k = 0; k < nr_impls; k++) {
-		enum bimpl impl = impls[k];
-
-		d = bdevs_create(wl, impl, 1, false);
-		if (!d)
-			continue;
-		for (i = 0; i < warm + opt.iters; i++) {
-			if (i == warm)
-				bdevs_count(d, 1, &before);
-			if (cold_us)
-				sleep_us(cold_us);
-			if (impl == IMPL_RAW)
-				ret = raw_round(d, n, &s[i < warm ? 0 : i - warm]);
-			else
-				ret = inval_round(d, n, &s[i < warm ? 0 : i - warm]);
-			if (ret)
-				break;
-		}
-		bdevs_count(d, 1, &after);
-		bcount_sub(&after, &before);
-		if (ret)
-			bench_error(wl, impl, "round trip", ret);
-		else
-			report(wl, impl, s, opt.iters, n, 1,
-			       impl == IMPL_RAW ? NULL : &after);
-		bdevs_destroy(d, 1);
-	}
-	free(s);
-}
-
-/*
  * TRIGGER_IOPF, the event seen by the guest, its buffer given back, the
  * guest's PAGE_RESP, the used entry of the PAGE_RESP (iommufd has the
  * response by then).
@@ -1764,110 +1734,122 @@ static int pagereq_raw_round(struct bdev *d, unsigned int i, __u64 *ns)
 	return pf.grpid == grp ? 0 : -EIO;
 }
 
-static void run_pagereq(const char *wl)
+/**
+ * struct wl_spec - a workload
+ * @name: as printed
+ * @impls: the implementations measured
+ * @nr_impls: their number, at most 4
+ * @devices: devices per implementation (raw: 1)
+ * @per_dev: requests per device and iteration
+ * @cold_us: the guest idles this long before each iteration, or 0
+ * @pagereq: page-request round trips instead of INVALIDATEs
+ */
+struct wl_spec {
+	const char *name;
+	const enum bimpl *impls;
+	unsigned int nr_impls;
+	unsigned int devices;
+	unsigned int per_dev;
+	unsigned int cold_us;
+	bool pagereq;
+};
+
+static int wl_round(const struct wl_spec *w, enum bimpl impl,
+		    struct bdev *devs, unsigned int i, __u64 *ns)
 {
-	static const enum bimpl impls[] = { IMPL_VHOST, IMPL_USER, IMPL_RAW };
-	unsigned int warm = warmup_iters(), i, k;
-	__u64 *s = calloc(opt.iters, sizeof(*s));
-	struct bcount before, after;
-	struct bdev *d;
-	int ret = 0;
-
-	if (!s)
-		return;
-	for (k = 0; k < ARRAY_SIZE(impls); k++) {
-		enum bimpl impl = impls[k];
-
-		d = bdevs_create(wl, impl, 1, true);
-		if (!d)
-			continue;
-		for (i = 0; i < warm + opt.iters; i++) {
-			__u64 *ns = &s[i < warm ? 0 : i - warm];
-
-			if (i == warm)
-				bdevs_count(d, 1, &before);
-			if (impl == IMPL_RAW)
-				ret = pagereq_raw_round(d, i, ns);
-			else
-				ret = pagereq_round(d, i, ns);
-			if (ret)
-				break;
-		}
-		bdevs_count(d, 1, &after);
-		bcount_sub(&after, &before);
-		if (ret)
-			bench_error(wl, impl, "round trip", ret);
-		else
-			report(wl, impl, s, opt.iters, 1, 1,
-			       impl == IMPL_RAW ? NULL : &after);
-		bdevs_destroy(d, 1);
-	}
-	free(s);
+	if (w->pagereq && impl == IMPL_RAW)
+		return pagereq_raw_round(devs, i, ns);
+	if (w->pagereq)
+		return pagereq_round(devs, i, ns);
+	if (impl == IMPL_RAW)
+		return raw_round(devs, w->per_dev, ns);
+	return inval_round(devs, w->devices, w->per_dev, ns);
 }
 
-/* One kick of opt.scale_batch INVALIDATEs on each of @nr devices. */
-static int scale_round(struct bdev *devs, unsigned int nr, __u64 *ns)
+/* Rounds each block starts with, not recorded (the switch from another). */
+#define BLOCK_WARM	5
+
+/*
+ * Runs @skip + @n rounds of @impl and records the last @n at @s; the
+ * round number *@c counts on across calls.
+ */
+static int wl_rounds(const struct wl_spec *w, enum bimpl impl,
+		     struct bdev *devs, unsigned int *c, unsigned int skip,
+		     unsigned int n, __u64 *s)
 {
-	__u16 target[MAX_DEVS];
-	unsigned int i, bad = 0;
-	__u64 t0, t1;
+	unsigned int i;
+	__u64 ns = 0;
 	int ret;
 
-	for (i = 0; i < nr; i++) {
-		target[i] = devs[i].g.rq.last_used + opt.scale_batch;
-		guest_queue_invals(&devs[i].g, opt.scale_batch);
-	}
-	t0 = now_ns();
-	for (i = 0; i < nr; i++)
-		guest_notify(&devs[i].g, &devs[i].g.rq, &devs[i].g.rq_old);
-	for (i = 0; i < nr; i++) {
-		ret = guest_wait(&devs[i].g.rq, target[i]);
+	for (i = 0; i < skip + n; i++) {
+		if (w->cold_us)
+			sleep_us(w->cold_us);
+		ret = wl_round(w, impl, devs, (*c)++, &ns);
 		if (ret)
 			return ret;
+		if (i >= skip)
+			s[i - skip] = ns;
 	}
-	t1 = now_ns();
-	*ns = t1 - t0;
-	for (i = 0; i < nr; i++)
-		bad += guest_reap(&devs[i].g, VIRTIO_IOMMU_S_OK);
-	return bad ? -EIO : 0;
+	return 0;
 }
 
-static void run_scale(const char *wl, unsigned int nr)
+/*
+ * Every implementation of @w is set up at once and measured in blocks of
+ * opt.block rounds, taking turns, the order rotating from block to block:
+ * whatever the emulator or the host does meanwhile weighs on all of them
+ * alike, and the ratios of one run compare like with like. Within a block
+ * the rounds follow each other as the workload says (back to back, or
+ * after the guest idled).
+ */
+static void run_workload(const struct wl_spec *w)
 {
-	static const enum bimpl impls[] = {
-		IMPL_VHOST, IMPL_USER, IMPL_USER_BATCH
-	};
-	unsigned int warm = warmup_iters(), i, k;
-	__u64 *s = calloc(opt.iters, sizeof(*s));
-	struct bcount before, after;
-	struct bdev *devs;
-	int ret = 0;
+	unsigned int nr = w->nr_impls, done, b, j, k, blk;
+	unsigned int c[4] = { 0 };
+	struct bcount before[4], after;
+	struct bdev *devs[4] = { NULL };
+	__u64 *s[4] = { NULL };
+	int ret[4] = { 0 };
 
-	if (!s)
-		return;
-	for (k = 0; k < ARRAY_SIZE(impls); k++) {
-		enum bimpl impl = impls[k];
-
-		devs = bdevs_create(wl, impl, nr, false);
-		if (!devs)
-			continue;
-		for (i = 0; i < warm + opt.iters; i++) {
-			if (i == warm)
-				bdevs_count(devs, nr, &before);
-			ret = scale_round(devs, nr, &s[i < warm ? 0 : i - warm]);
-			if (ret)
-				break;
-		}
-		bdevs_count(devs, nr, &after);
-		bcount_sub(&after, &before);
-		if (ret)
-			bench_error(wl, impl, "round", ret);
-		else
-			report(wl, impl, s, opt.iters, nr * opt.scale_batch,
-			       nr, &after);
-		bdevs_destroy(devs, nr);
+	for (k = 0; k < nr; k++) {
+		s[k] = calloc(opt.iters, sizeof(*s[k]));
+		if (s[k])
+			devs[k] = bdevs_create(w->name, w->impls[k],
+					       w->impls[k] == IMPL_RAW ? 1 : w->devices,
+					       w->pagereq);
+		if (!devs[k])
+			ret[k] = -ENODEV;
 	}
-	free(s);
+	for (k = 0; k < nr; k++) {
+		if (!ret[k])
+			ret[k] = wl_rounds(w, w->impls[k], devs[k], &c[k],
+					   warmup_iters(), 0, s[k]);
+		if (!ret[k])
+			bdevs_count(devs[k], w->devices, &before[k]);
+	}
+	for (done = 0, blk = 0; done < opt.iters; done += b, blk++) {
+		b = opt.iters - done < opt.block ? opt.iters - done : opt.block;
+		for (j = 0; j < nr; j++) {
+			k = (blk + j) % nr;
+			if (!ret[k])
+				ret[k] = wl_rounds(w, w->impls[k], devs[k], &c[k],
+						   BLOCK_WARM, b, s[k] + done);
+		}
+	}
+	for (k = 0; k < nr; k++) {
+		if (ret[k] && ret[k] != -ENODEV)
+			bench_error(w->name, w->impls[k], "round trip", ret[k]);
+		if (!ret[k]) {
+			bdevs_count(devs[k], w->devices, &after);
+			bcount_sub(&after, &before[k]);
+			report(w->name, w->impls[k], s[k], opt.iters,
+			       w->devices * w->per_dev, w->devices,
+			       w->impls[k] == IMPL_RAW ? NULL : &after);
+		}
+		if (devs[k])
+			bdevs_destroy(devs[k], w->impls[k] == IMPL_RAW ?
+					       1 : w->devices);
+		free(s[k]);
+	}
 }
 
 /* A field of /proc/meminfo in bytes, or -1. */
@@ -1966,7 +1948,7 @@ static __u64 timer_cost(void)
 
 static void print_usage(const char *prog)
 {
-	printf("usage: %s [--iters N] [--warmup N] [--cold-us US] [--scale-batch N]\n"
+	printf("usage: %s [--iters N] [--warmup N] [--block N] [--cold-us US] [--scale-batch N]\n"
 	       "          [--guest-cpu CPU] [--backend-cpu CPU] [--only WORKLOAD,...]\n"
 	       "workloads: inval1-hot inval1-cold batch-1 batch-8 batch-64 batch-256\n"
 	       "           pagereq scale-1 scale-8 scale-64 idle-mem (a name ending in '-'\n"
@@ -1980,6 +1962,7 @@ static int parse_args(int argc, char **argv)
 		{ "warmup", required_argument, NULL, 'w' },
 		{ "cold-us", required_argument, NULL, 'c' },
 		{ "scale-batch", required_argument, NULL, 'b' },
+		{ "block", required_argument, NULL, 'B' },
 		{ "guest-cpu", required_argument, NULL, 'g' },
 		{ "backend-cpu", required_argument, NULL, 'k' },
 		{ "only", required_argument, NULL, 'o' },
@@ -1988,7 +1971,7 @@ static int parse_args(int argc, char **argv)
 	};
 	int c;
 
-	while ((c = getopt_long(argc, argv, "n:w:c:b:g:k:o:h", longopts,
+	while ((c = getopt_long(argc, argv, "n:w:c:b:B:g:k:o:h", longopts,
 				NULL)) != -1) {
 		switch (c) {
 		case 'n':
@@ -2002,6 +1985,9 @@ static int parse_args(int argc, char **argv)
 			break;
 		case 'b':
 			opt.scale_batch = strtoul(optarg, NULL, 0);
+			break;
+		case 'B':
+			opt.block = strtoul(optarg, NULL, 0);
 			break;
 		case 'g':
 			opt.guest_cpu = atoi(optarg);
@@ -2017,7 +2003,8 @@ static int parse_args(int argc, char **argv)
 			return c == 'h' ? 0 : 2;
 		}
 	}
-	if (!opt.iters || !opt.scale_batch || opt.scale_batch > RQ_SLOTS) {
+	if (!opt.iters || !opt.block || !opt.scale_batch ||
+	    opt.scale_batch > RQ_SLOTS) {
 		print_usage(argv[0]);
 		return 2;
 	}
@@ -2032,7 +2019,17 @@ int main(int argc, char **argv)
 	};
 	static const unsigned int batches[] = { 1, 8, 64, 256 };
 	static const unsigned int scales[] = { 1, 8, 64 };
+	static const enum bimpl scale[] = {
+		IMPL_VHOST, IMPL_USER, IMPL_USER_BATCH
+	};
+	struct wl_spec w = {
+		.impls = single,
+		.nr_impls = ARRAY_SIZE(single),
+		.devices = 1,
+		.per_dev = 1,
+	};
 	struct utsname un;
+	struct rlimit rl;
 	char name[32];
 	unsigned int i;
 	long ncpu;
@@ -2042,6 +2039,14 @@ int main(int argc, char **argv)
 	ret = parse_args(argc, argv);
 	if (ret >= 0)
 		return ret;
+	/* 192 devices at once need about 2000 descriptors. */
+	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < 16384) {
+		rl.rlim_cur = 16384;
+		if (rl.rlim_max < rl.rlim_cur)
+			rl.rlim_max = rl.rlim_cur;
+		if (setrlimit(RLIMIT_NOFILE, &rl))
+			printf("@@BENCH-WARN cannot raise the descriptor limit\n");
+	}
 	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	if (ncpu < 2 || opt.guest_cpu == opt.backend_cpu) {
 		printf("@@BENCH-WARN one CPU: guest and backends share it\n");
@@ -2053,26 +2058,46 @@ int main(int argc, char **argv)
 	uname(&un);
 	printf("@@BENCHINFO kernel=%s cpus=%ld iters=%u warmup=%u",
 	       un.release, ncpu, opt.iters, warmup_iters());
-	printf(" cold_us=%u scale_batch=%u guest_cpu=%d backend_cpu=%d",
-	       opt.cold_us, opt.scale_batch, opt.guest_cpu, opt.backend_cpu);
+	printf(" block=%u cold_us=%u scale_batch=%u guest_cpu=%d backend_cpu=%d",
+	       opt.block, opt.cold_us, opt.scale_batch, opt.guest_cpu,
+	       opt.backend_cpu);
 	printf(" timer_ns=%llu stats=%s\n", (unsigned long long)timer_cost(),
 	       STATS_KNOWN);
 
-	if (begin("inval1-hot"))
-		run_inval("inval1-hot", 1, 0, single, 3);
-	if (begin("inval1-cold"))
-		run_inval("inval1-cold", 1, opt.cold_us, single, 3);
+	w.name = "inval1-hot";
+	if (begin(w.name))
+		run_workload(&w);
+	w.name = "inval1-cold";
+	w.cold_us = opt.cold_us;
+	if (begin(w.name))
+		run_workload(&w);
+	w.cold_us = 0;
+	w.impls = batch;
+	w.nr_impls = ARRAY_SIZE(batch);
 	for (i = 0; i < ARRAY_SIZE(batches); i++) {
 		snprintf(name, sizeof(name), "batch-%u", batches[i]);
-		if (begin(name))
-			run_inval(name, batches[i], 0, batch, 4);
+		w.name = name;
+		w.per_dev = batches[i];
+		if (begin(w.name))
+			run_workload(&w);
 	}
-	if (begin("pagereq"))
-		run_pagereq("pagereq");
+	w.name = "pagereq";
+	w.impls = single;
+	w.nr_impls = ARRAY_SIZE(single);
+	w.per_dev = 1;
+	w.pagereq = true;
+	if (begin(w.name))
+		run_workload(&w);
+	w.pagereq = false;
+	w.impls = scale;
+	w.nr_impls = ARRAY_SIZE(scale);
+	w.per_dev = opt.scale_batch;
 	for (i = 0; i < ARRAY_SIZE(scales); i++) {
 		snprintf(name, sizeof(name), "scale-%u", scales[i]);
-		if (begin(name))
-			run_scale(name, scales[i]);
+		w.name = name;
+		w.devices = scales[i];
+		if (begin(w.name))
+			run_workload(&w);
 	}
 	if (begin("idle-mem"))
 		run_idle_mem("idle-mem");

@@ -19,7 +19,7 @@ KDIR_IS_TEST_KERNEL := 1
 endif
 endif
 
-.PHONY: all modules kernel selftests run check coverage fuzz static clean help
+.PHONY: all modules kernel selftests run check coverage fuzz bench static clean help
 
 all: modules
 
@@ -46,6 +46,10 @@ check:
 coverage:
 	@tools/coverage.sh
 
+# Benchmarks on the fast kernel, RUNS=3 VM runs: Documentation/performance.rst.
+bench:
+	@tools/bench/bench.sh
+
 # A long fuzz run in the VM: make fuzz SEED=<n> N=<requests>.
 SEED ?= 1
 N ?= 2000000
@@ -66,4 +70,5 @@ help:
 	@echo "make run        boot the test kernel in QEMU, load the module, show it working"
 	@echo "make check      static checks + every test in the VM on the debug test kernel"
 	@echo "make coverage   every test with a GCOV-profiled module; line coverage per file"
+	@echo "make bench      benchmarks against userspace baselines (RUNS=3 VM runs)"
 	@echo "make fuzz       a long fuzz run in the VM (SEED=, N= requests)"

@@ -29,13 +29,21 @@ kernel:
 ifeq ($(KDIR_IS_TEST_KERNEL),1)
 modules: kernel
 endif
+# The test kernel's path names its source version, which is only known once
+# linux-source is installed: on a fresh machine, resolve it again after the
+# `kernel` prerequisite has run.
+ifeq ($(KDIR_IS_TEST_KERNEL),1)
+KDIR_NOW = $$($(TEST_KERNEL) --variant $(VARIANT) --print-dir)
+else
+KDIR_NOW = $(KDIR)
+endif
+
 modules:
-	@test -f $(KDIR)/Makefile || { echo "vhost-iommu: KDIR=$(KDIR) is not a prepared kernel tree" >&2; exit 1; }
-	$(MAKE) -C $(KDIR) M=$(PWD) modules
+	@kdir=$(KDIR_NOW); test -f $$kdir/Makefile || { echo "vhost-iommu: KDIR=$$kdir is not a prepared kernel tree" >&2; exit 1; }; \
+		$(MAKE) -C $$kdir M=$(PWD) modules
 
 selftests: kernel
-	$(MAKE) -C selftests KDIR=$(KDIR)
-	$(MAKE) -C tools KDIR=$(KDIR)
+	@kdir=$(KDIR_NOW); $(MAKE) -C selftests KDIR=$$kdir && $(MAKE) -C tools KDIR=$$kdir
 
 run:
 	@tools/vm/run.sh --mode run --variant $(VARIANT)

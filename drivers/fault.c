@@ -465,32 +465,41 @@ static bool vhost_iommu_fault_take_group(struct vhost_iommu *vi,
 	return true;
 }
 
-/* Records @n read into fq->buf: take them group by group. */
-static void vhost_iommu_fault_take(struct vhost_iommu *vi, u32 n)
+/*
+ * Publish the first @nr event buffers of a group, written with a record
+ * each. Return: 0 or -EFAULT.
+ */
+static int vhost_iommu_fault_publish(struct vhost_iommu *vi,
+				     struct vhost_iommu_vq *vq,
+				     const u16 *heads, u32 nr)
 {
-	struct vhost_iommu_faultq *fq = vi->fq;
-	const struct iommu_hwpt_pgfault *pf = (void *)fq->buf;
-	u32 first, len, nr_answers = 0;
+	u32 k;
 
-	for (first = 0; first < n; first += len) {
-		len = vhost_iommu_group_len(&pf[first], n - first);
-		if (!vhost_iommu_fault_take_group(vi, &pf[first], len))
-			fq->answers[nr_answers++] = pf[first].cookie;
+	for (k = 0; k < nr; k++) {
+		if (vhost_iommu_vq_add_used(vq, heads[k],
+					    sizeof(struct virtio_iommu_page_req)))
+			return -EFAULT;
+		vi->stats.out_page_reqs++;
 	}
-	if (nr_answers)
-		vhost_iommu_answer_cookies(vi, fq->answers, nr_answers);
+	return 0;
 }
 
 /*
- * Write the backlog's groups into event buffers, whole groups only. A
- * buffer too short for the record stays available and the group is
- * answered INVALID: that guest only takes 24-byte fault reports.
+ * Write the backlog's groups into event buffers, whole groups only. Each
+ * record goes into its buffer as the chain is taken, but nothing is used
+ * before the whole group has buffers: a buffer too short for a record
+ * puts the group's buffers back (their bytes are the device's until used)
+ * and the group is answered INVALID, as that guest only takes 24-byte
+ * fault reports. A corrupt or unwritable buffer breaks the queue after
+ * what came before it.
  */
 static void vhost_iommu_fault_deliver(struct vhost_iommu *vi)
 {
 	struct vhost_iommu_faultq *fq = vi->fq;
 	struct vhost_iommu_vq *vq = &vi->vqs[VHOST_IOMMU_VQ_EVENT];
 	struct vhost_iommu_chain *chain = &vi->chain;
+	u16 heads[VHOST_IOMMU_MAX_EVENT_BACKLOG];
+	bool bad_head;
 	u32 g, n, k;
 	u16 avail;
 	int ret;
@@ -520,42 +529,73 @@ static void vhost_iommu_fault_deliver(struct vhost_iommu *vi)
 			struct virtio_iommu_page_req *rec = &fq->backlog[k].rec;
 
 			ret = vhost_iommu_vq_get_chain(vq, vi->mem, chain);
-			if (ret == -EBADMSG)
-				vhost_iommu_vq_add_used(vq, chain->head, 0);
-			if (ret) {
-				if (ret != -ENOENT)
-					vhost_iommu_vq_mark_broken(vi, vq);
+			if (ret == -ENOENT) {
+				/* The index went back: nothing is used. */
+				vq->last_avail_idx -= k;
 				break;
 			}
+			/* -EBADMSG: its head is known, complete it with 0. */
+			bad_head = ret == -EBADMSG;
+			if (ret)
+				goto broken;
 			if (chain->out_len < sizeof(*rec)) {
-				vq->last_avail_idx--;
+				vq->last_avail_idx -= k + 1;
 				break;
 			}
+			heads[k] = chain->head;
+			bad_head = true;
 			if (vhost_iommu_chain_copy(chain, true, 0, rec,
-						   sizeof(*rec))) {
-				vhost_iommu_vq_add_used(vq, chain->head, 0);
-				vhost_iommu_vq_mark_broken(vi, vq);
-				break;
-			}
-			if (vhost_iommu_vq_add_used(vq, chain->head,
-						    sizeof(*rec))) {
-				vhost_iommu_vq_mark_broken(vi, vq);
-				break;
-			}
-			vi->stats.out_page_reqs++;
+						   sizeof(*rec)))
+				goto broken;
 		}
 		if (k == n) {
+			if (vhost_iommu_fault_publish(vi, vq, heads, n)) {
+				vhost_iommu_vq_mark_broken(vi, vq);
+				goto undelivered;
+			}
 			fq->groups[g].delivered = true;
 			fq->nr_backlog -= n;
 			memmove(fq->backlog, fq->backlog + n,
 				fq->nr_backlog * sizeof(fq->backlog[0]));
 			continue;
 		}
+		goto undelivered;
+broken:
+		/* Records before the bad buffer, then the bad one with 0. */
+		if (!vhost_iommu_fault_publish(vi, vq, heads, k) && bad_head)
+			vhost_iommu_vq_add_used(vq, chain->head, 0);
+		vhost_iommu_vq_mark_broken(vi, vq);
+undelivered:
 		/* Not all of it reached the guest: nobody can answer it. */
 		fq->answers[0] = fq->groups[g].cookie;
 		vhost_iommu_group_free(fq, g);
 		vhost_iommu_answer_cookies(vi, fq->answers, 1);
 	}
+}
+
+/* Records @n read into fq->buf: take them group by group. */
+static void vhost_iommu_fault_take(struct vhost_iommu *vi, u32 n)
+{
+	struct vhost_iommu_faultq *fq = vi->fq;
+	const struct iommu_hwpt_pgfault *pf = (void *)fq->buf;
+	u32 first, len, nr_answers = 0;
+
+	for (first = 0; first < n; first += len) {
+		len = vhost_iommu_group_len(&pf[first], n - first);
+		/* Make room by delivering what waits, if the guest has room. */
+		if (fq->nr_backlog + len > ARRAY_SIZE(fq->backlog) &&
+		    fq->nr_backlog) {
+			if (nr_answers)
+				vhost_iommu_answer_cookies(vi, fq->answers,
+							   nr_answers);
+			nr_answers = 0;
+			vhost_iommu_fault_deliver(vi);
+		}
+		if (!vhost_iommu_fault_take_group(vi, &pf[first], len))
+			fq->answers[nr_answers++] = pf[first].cookie;
+	}
+	if (nr_answers)
+		vhost_iommu_answer_cookies(vi, fq->answers, nr_answers);
 }
 
 /*

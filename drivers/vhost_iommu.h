@@ -37,8 +37,11 @@ struct vhost_task;
 
 /* Descriptors walked per chain; more is a loop or a corrupt ring. */
 #define VHOST_IOMMU_MAX_DESCS	64
-/* Host-virtual pieces per chain (a buffer may span memory regions). */
-#define VHOST_IOMMU_MAX_SEGS	(VHOST_IOMMU_MAX_DESCS + 8)
+/*
+ * Host-virtual pieces per chain: a buffer crossing a memory region boundary
+ * is two. The uAPI promises VHOST_IOMMU_MAX_CHAIN_PIECES.
+ */
+#define VHOST_IOMMU_MAX_SEGS	VHOST_IOMMU_MAX_CHAIN_PIECES
 /* Requests handled per wake-up before yielding. */
 #define VHOST_IOMMU_WEIGHT	256
 /* Largest device-readable part of any request type (ATTACH_TABLE). */

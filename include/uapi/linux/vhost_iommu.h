@@ -286,12 +286,15 @@ struct virtio_iommu_page_req {
  *
  * A corrupt ring (an available index more than the queue size ahead, a
  * head or next index beyond the queue, a chain of more than 64 descriptors
- * or a loop, an indirect descriptor chained, nested or not negotiated, an
- * indirect table whose size is not a multiple of 16, a buffer outside the
- * memory table, a readable buffer after a writable one, ring memory the
- * device cannot access) marks the queue broken: a chain whose head is known
- * is completed with used length 0, the err eventfd is signalled, and the
- * queue is not read again until VHOST_SET_VRING_BASE or a reset.
+ * or a loop, a chain whose buffers fall in more than
+ * %VHOST_IOMMU_MAX_CHAIN_PIECES pieces of the memory table (a buffer is one
+ * piece per region it touches), an indirect descriptor chained, nested or
+ * not negotiated, an indirect table whose size is not a multiple of 16, a
+ * buffer outside the memory table, a readable buffer after a writable one,
+ * ring memory the device cannot access) marks the queue broken: a chain
+ * whose head is known is completed with used length 0, the err eventfd is
+ * signalled, and the queue is not read again until VHOST_SET_VRING_BASE or
+ * a reset.
  */
 
 /*
@@ -311,6 +314,8 @@ struct virtio_iommu_page_req {
 #define VHOST_IOMMU_MAX_PROBE_SIZE	4096
 #define VHOST_IOMMU_MAX_VRING_NUM	32768
 #define VHOST_IOMMU_MAX_MEM_REGIONS	64
+/* Memory table pieces one descriptor chain may cover: two per descriptor. */
+#define VHOST_IOMMU_MAX_CHAIN_PIECES	128
 
 enum {
 	VHOST_IOMMU_CMD_BASE = 0xa0,

@@ -143,12 +143,17 @@ int vhi_setup_vring(int fd, unsigned int idx,
 {
 	int ret;
 
+	/*
+	 * The base before the address: a device reset keeps the kick, so a
+	 * queue can run as soon as its address is set, and must start at
+	 * the base then.
+	 */
 	ret = vhi_set_vring_num(fd, idx, cfg->num);
+	if (!ret)
+		ret = vhi_set_vring_base(fd, idx, cfg->base);
 	if (!ret)
 		ret = vhi_set_vring_addr(fd, idx, cfg->desc, cfg->avail,
 					 cfg->used, 0);
-	if (!ret)
-		ret = vhi_set_vring_base(fd, idx, cfg->base);
 	/* The kick last: it is what lets the queue run. */
 	if (!ret)
 		ret = vhi_set_vring_call(fd, idx, cfg->call_fd);

@@ -142,6 +142,8 @@ static void vhost_iommu_group_free(struct vhost_iommu_faultq *fq, u32 g)
 	}
 	fq->groups[g].used = false;
 	fq->nr_groups--;
+	while (fq->groups_end && !fq->groups[fq->groups_end - 1].used)
+		fq->groups_end--;
 }
 
 /*
@@ -222,7 +224,7 @@ static void vhost_iommu_answer_groups(struct vhost_iommu *vi,
 	struct vhost_iommu_faultq *fq = vi->fq;
 	u32 g, n = 0;
 
-	for (g = 0; g < ARRAY_SIZE(fq->groups); g++) {
+	for (g = 0; g < fq->groups_end; g++) {
 		if (!fq->groups[g].used ||
 		    (keep && keep(&fq->groups[g], arg)))
 			continue;
@@ -404,7 +406,7 @@ vhost_iommu_group_find(struct vhost_iommu_faultq *fq, u32 endpoint,
 	struct vhost_iommu_group *grp;
 	u32 g;
 
-	for (g = 0; g < ARRAY_SIZE(fq->groups); g++) {
+	for (g = 0; g < fq->groups_end; g++) {
 		grp = &fq->groups[g];
 		if (grp->used && grp->endpoint == endpoint &&
 		    grp->grpid == grpid && grp->has_pasid == has_pasid &&
@@ -429,12 +431,14 @@ static bool vhost_iommu_fault_take_group(struct vhost_iommu *vi,
 	u32 g, i, endpoint, free = U32_MAX;
 
 	/* A cookie iommufd hands out again was answered behind our back. */
-	for (g = 0; g < ARRAY_SIZE(fq->groups); g++) {
+	for (g = 0; g < fq->groups_end; g++) {
 		if (fq->groups[g].used && fq->groups[g].cookie == pf->cookie)
 			vhost_iommu_group_free(fq, g);
 		if (!fq->groups[g].used && free == U32_MAX)
 			free = g;
 	}
+	if (free == U32_MAX && fq->groups_end < ARRAY_SIZE(fq->groups))
+		free = fq->groups_end;
 	if (!vhost_iommu_eventq_ready(vi) || n > vq->num ||
 	    fq->nr_backlog + n > ARRAY_SIZE(fq->backlog) ||
 	    free == U32_MAX ||
@@ -462,12 +466,14 @@ static bool vhost_iommu_fault_take_group(struct vhost_iommu *vi,
 		.used = true,
 	};
 	fq->nr_groups++;
+	fq->groups_end = max(fq->groups_end, free + 1);
 	return true;
 }
 
 /*
  * Publish the first @nr event buffers of a group, written with a record
- * each. Return: 0 or -EFAULT.
+ * each, now: a group counts as delivered only once the guest can see it.
+ * Return: 0 or -EFAULT.
  */
 static int vhost_iommu_fault_publish(struct vhost_iommu *vi,
 				     struct vhost_iommu_vq *vq,
@@ -475,12 +481,13 @@ static int vhost_iommu_fault_publish(struct vhost_iommu *vi,
 {
 	u32 k;
 
-	for (k = 0; k < nr; k++) {
+	for (k = 0; k < nr; k++)
 		if (vhost_iommu_vq_add_used(vq, heads[k],
 					    sizeof(struct virtio_iommu_page_req)))
 			return -EFAULT;
-		vi->stats.out_page_reqs++;
-	}
+	if (vhost_iommu_vq_flush_used(vq))
+		return -EFAULT;
+	vi->stats.out_page_reqs += nr;
 	return 0;
 }
 
@@ -706,6 +713,8 @@ bool vhost_iommu_handle_faults(struct vhost_iommu *vi, bool read)
 		}
 		vhost_iommu_fault_take(vi, n / sizeof(struct iommu_hwpt_pgfault));
 		vhost_iommu_fault_deliver(vi);
+		/* The guest gets these before the device reads again. */
+		vhost_iommu_vq_signal(vq);
 	}
 	if (vq->last_used_idx != old)
 		vhost_iommu_vq_signal(vq);

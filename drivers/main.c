@@ -163,6 +163,8 @@ static void vhost_iommu_reset_vq(struct vhost_iommu_vq *vq)
 	vq->signalled_used = 0;
 	vq->signalled_used_valid = false;
 	vq->broken = false;
+	vq->busyloop_timeout = 0;
+	vhost_iommu_vq_forget(vq);
 }
 
 static void vhost_iommu_default_config(struct vhost_iommu *vi)
@@ -477,6 +479,7 @@ static long vhost_iommu_vring_ioctl(struct vhost_iommu *vi, unsigned int cmd,
 		    (s.num & (s.num - 1)))
 			return -EINVAL;
 		vq->num = s.num;
+		vhost_iommu_vq_forget(vq);
 		return 0;
 	case VHOST_SET_VRING_ADDR:
 		if (copy_from_user(&a, arg, sizeof(a)))
@@ -490,6 +493,7 @@ static long vhost_iommu_vring_ioctl(struct vhost_iommu *vi, unsigned int cmd,
 		vq->avail = a.avail_user_addr;
 		vq->used = a.used_user_addr;
 		vq->addr_set = true;
+		vhost_iommu_vq_forget(vq);
 		return 0;
 	case VHOST_SET_VRING_BASE:
 		if (copy_from_user(&s, arg, sizeof(s)))
@@ -502,6 +506,7 @@ static long vhost_iommu_vring_ioctl(struct vhost_iommu *vi, unsigned int cmd,
 		vq->signalled_used = s.num;
 		vq->signalled_used_valid = false;
 		vq->broken = false;
+		vhost_iommu_vq_forget(vq);
 		return 0;
 	case VHOST_GET_VRING_BASE:
 		s.index = index;
@@ -509,6 +514,15 @@ static long vhost_iommu_vring_ioctl(struct vhost_iommu *vi, unsigned int cmd,
 		/* The first request not completed: a parked one is read again. */
 		if (index == VHOST_IOMMU_VQ_REQUEST && vi->pending.cookie)
 			s.num = (u16)(s.num - 1);
+		return copy_to_user(arg, &s, sizeof(s)) ? -EFAULT : 0;
+	case VHOST_SET_VRING_BUSYLOOP_TIMEOUT:
+		if (copy_from_user(&s, arg, sizeof(s)))
+			return -EFAULT;
+		vq->busyloop_timeout = s.num;
+		return 0;
+	case VHOST_GET_VRING_BUSYLOOP_TIMEOUT:
+		s.index = index;
+		s.num = vq->busyloop_timeout;
 		return copy_to_user(arg, &s, sizeof(s)) ? -EFAULT : 0;
 	}
 
@@ -554,6 +568,8 @@ static long vhost_iommu_owner_ioctl(struct vhost_iommu *vi, unsigned int cmd,
 	case VHOST_SET_VRING_KICK:
 	case VHOST_SET_VRING_CALL:
 	case VHOST_SET_VRING_ERR:
+	case VHOST_SET_VRING_BUSYLOOP_TIMEOUT:
+	case VHOST_GET_VRING_BUSYLOOP_TIMEOUT:
 		return vhost_iommu_vring_ioctl(vi, cmd, arg);
 	case VHOST_IOMMU_SET_CONFIG:
 		return vhost_iommu_set_config(vi, arg);
@@ -601,7 +617,10 @@ static long vhost_iommu_ioctl(struct file *file, unsigned int cmd,
 		return vhost_iommu_reset_owner(vi);
 	}
 
+	/* A busy-polling worker gives the mutex up for us. */
+	atomic_inc(&vi->vmm_waiting);
 	mutex_lock(&vi->mutex);
+	atomic_dec(&vi->vmm_waiting);
 	if (!vi->owner || vi->owner != current->mm)
 		ret = -EPERM;
 	else
@@ -631,6 +650,7 @@ static int vhost_iommu_open(struct inode *inode, struct file *file)
 	if (!vi)
 		return -ENOMEM;
 	mutex_init(&vi->mutex);
+	atomic_set(&vi->vmm_waiting, 0);
 	init_waitqueue_head(&vi->poll_wq);
 	xa_init(&vi->endpoints);
 	xa_init(&vi->bindings);

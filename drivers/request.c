@@ -9,6 +9,8 @@
 #include <linux/errno.h>
 #include <linux/eventfd.h>
 #include <linux/export.h>
+#include <linux/sched/clock.h>
+#include <linux/sched/signal.h>
 #include <linux/stddef.h>
 #include <uapi/linux/iommufd.h>
 #include <linux/string.h>
@@ -220,6 +222,8 @@ void vhost_iommu_vq_mark_broken(struct vhost_iommu *vi,
 	lockdep_assert_held(&vi->mutex);
 	if (vq->broken)
 		return;
+	/* What completed before the corrupt chain, and its 0, go out. */
+	vhost_iommu_vq_flush_used(vq);
 	vq->broken = true;
 	vi->stats.out_broken++;
 	pr_debug("queue %u broken\n", vq->index);
@@ -228,13 +232,17 @@ void vhost_iommu_vq_mark_broken(struct vhost_iommu *vi,
 }
 
 /**
- * vhost_iommu_vq_signal() - interrupt the guest if it wants one
+ * vhost_iommu_vq_signal() - publish used entries, interrupt the guest if
+ * it wants one
  * @vq: the queue
  */
 void vhost_iommu_vq_signal(struct vhost_iommu_vq *vq)
 {
 	u16 old = vq->signalled_used;
 	bool need;
+
+	if (vhost_iommu_vq_flush_used(vq))
+		vhost_iommu_vq_mark_broken(vq->vi, vq);
 
 	/* Nothing new: a stale used_event stays unknown until there is. */
 	if (old == vq->last_used_idx)
@@ -520,6 +528,8 @@ static void vhost_iommu_handle_one(struct vhost_iommu *vi,
 		status = vhost_iommu_handle_page_resp(vi, (void *)buf);
 	if (status == VHOST_IOMMU_TO_VMM) {
 		vi->stats.out_slow_path++;
+		/* The VMM sees what came before it completed. */
+		vhost_iommu_vq_signal(&vi->vqs[VHOST_IOMMU_VQ_REQUEST]);
 		vhost_iommu_park(vi, type, buf, layout.readable, chain);
 		return;
 	}
@@ -555,6 +565,42 @@ bool vhost_iommu_vq_running(const struct vhost_iommu *vi,
 	       vq->num && vq->addr_set && vq->kick && !vq->broken;
 }
 
+/*
+ * VHOST_SET_VRING_BUSYLOOP_TIMEOUT: with the ring empty and kicks still
+ * off, watch the available index for a while before sleeping, as
+ * vhost-net does. Given up at once for anything else that wants the CPU
+ * or the device: the scheduler, a signal, an ioctl, the other queue, or a
+ * worker being stopped. The index reads are not counted as user accesses.
+ *
+ * Return: true if the guest made a request available meanwhile.
+ */
+static bool vhost_iommu_busy_poll(struct vhost_iommu *vi,
+				  struct vhost_iommu_vq *vq)
+{
+	struct vring_avail __user *avail = u64_to_user_ptr(vq->avail);
+	__virtio16 raw;
+	u64 end;
+
+	if (!vq->busyloop_timeout)
+		return false;
+	end = local_clock() + (u64)vq->busyloop_timeout * NSEC_PER_USEC;
+	while (!need_resched() && !signal_pending(current) &&
+	       !atomic_read(&vi->vmm_waiting) &&
+	       !(READ_ONCE(vi->work) & ~BIT(VHOST_IOMMU_WORK_REQUEST)) &&
+	       rcu_access_pointer(vi->worker)) {
+		if (get_user(raw, &avail->idx))
+			return false;
+		if (le16_to_cpu((__force __le16)raw) != vq->last_avail_idx) {
+			vi->stats.out_busy_poll_hits++;
+			return true;
+		}
+		if (local_clock() >= end)
+			break;
+		cpu_relax();
+	}
+	return false;
+}
+
 /**
  * vhost_iommu_handle_requests() - one pass of the worker over the requestq
  * @vi: the device, mutex held
@@ -572,6 +618,8 @@ bool vhost_iommu_handle_requests(struct vhost_iommu *vi)
 	int ret;
 
 	lockdep_assert_held(&vi->mutex);
+	if (vhost_iommu_vq_running(vi, vq))
+		vhost_iommu_vq_disable_notify(vq);
 	for (n = 0; vhost_iommu_vq_running(vi, vq) && !vi->pending.cookie; n++) {
 		if (n == VHOST_IOMMU_WEIGHT) {
 			more = true;
@@ -579,7 +627,11 @@ bool vhost_iommu_handle_requests(struct vhost_iommu *vi)
 		}
 		ret = vhost_iommu_vq_get_chain(vq, vi->mem, &vi->chain);
 		if (ret == -ENOENT) {
-			if (vhost_iommu_vq_enable_notify(vq, 1))
+			/* The guest sees its completions before the last look. */
+			vhost_iommu_inval_flush(vi);
+			vhost_iommu_vq_signal(vq);
+			if (vhost_iommu_busy_poll(vi, vq) ||
+			    vhost_iommu_vq_enable_notify(vq, 1))
 				continue;
 			break;
 		}

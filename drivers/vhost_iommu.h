@@ -18,12 +18,14 @@
 #ifndef _VHOST_IOMMU_H
 #define _VHOST_IOMMU_H
 
+#include <linux/atomic.h>
 #include <linux/mutex.h>
 #include <linux/poll.h>
 #include <linux/rcupdate.h>
 #include <linux/sizes.h>
 #include <linux/types.h>
 #include <linux/virtio_iommu.h>
+#include <linux/virtio_ring.h>
 #include <linux/vhost_iommu.h>
 #include <linux/wait.h>
 #include <linux/xarray.h>
@@ -42,6 +44,12 @@ struct vhost_task;
  * is two. The uAPI promises VHOST_IOMMU_MAX_CHAIN_PIECES.
  */
 #define VHOST_IOMMU_MAX_SEGS	VHOST_IOMMU_MAX_CHAIN_PIECES
+/* Available ring entries read in one copy. */
+#define VHOST_IOMMU_AVAIL_RUN	32
+/* Used entries written in one copy. */
+#define VHOST_IOMMU_USED_RUN	64
+/* Indirect tables up to this many descriptors are read in one copy. */
+#define VHOST_IOMMU_IND_RUN	16
 /* Requests handled per wake-up before yielding. */
 #define VHOST_IOMMU_WEIGHT	256
 /* Largest device-readable part of any request type (ATTACH_TABLE). */
@@ -110,6 +118,14 @@ struct vhost_iommu_chain {
  * @event_idx: VIRTIO_RING_F_EVENT_IDX negotiated
  * @indirect: VIRTIO_RING_F_INDIRECT_DESC negotiated
  * @broken: found corrupt; not read again until reset
+ * @notify_off: VRING_USED_F_NO_NOTIFY is set (without EVENT_IDX)
+ * @avail_idx: the guest's available index as last read
+ * @nr_heads: entries of @heads, read from available index @heads_first
+ * @heads_first: see @nr_heads
+ * @heads: a run of available ring entries, read in one copy
+ * @nr_used: entries of @used_run not published yet
+ * @used_run: used entries published together by vhost_iommu_vq_flush_used()
+ * @busyloop_timeout: VHOST_SET_VRING_BUSYLOOP_TIMEOUT, microseconds
  * @kick: kick eventfd file, or NULL
  * @kick_wqh: the wait queue @kick_wait is on
  * @kick_wait: our entry on the kick eventfd's wait queue
@@ -132,6 +148,14 @@ struct vhost_iommu_vq {
 	bool event_idx;
 	bool indirect;
 	bool broken;
+	bool notify_off;
+	u16 avail_idx;
+	u16 nr_heads;
+	u16 heads_first;
+	__virtio16 heads[VHOST_IOMMU_AVAIL_RUN];
+	u16 nr_used;
+	struct vring_used_elem used_run[VHOST_IOMMU_USED_RUN];
+	u32 busyloop_timeout;
 	struct file *kick;
 	wait_queue_head_t *kick_wqh;
 	wait_queue_entry_t kick_wait;
@@ -275,6 +299,7 @@ struct vhost_iommu_event {
  * @vi: the device
  * @fake: test builds: a synthetic fault source used instead of @file
  * @nr_groups: outstanding groups
+ * @groups_end: one past the last slot of @groups in use; scans stop there
  * @groups: outstanding groups, delivered or not
  * @nr_backlog: records in @backlog
  * @backlog: records of undelivered groups, oldest first, groups whole
@@ -293,6 +318,7 @@ struct vhost_iommu_faultq {
 	struct vhost_iommu *vi;
 	struct vhost_iommu_fake_faults *fake;
 	u32 nr_groups;
+	u32 groups_end;
 	struct vhost_iommu_group groups[VHOST_IOMMU_MAX_PAGE_GROUPS];
 	u32 nr_backlog;
 	struct vhost_iommu_event backlog[VHOST_IOMMU_MAX_EVENT_BACKLOG];
@@ -336,6 +362,8 @@ enum {
  * @vqs: request queue and event queue
  * @chain: scratch chain for the worker's pass
  * @req: the readable part of the request being handled, as copied once
+ * @ind: an indirect table being walked, as copied once
+ * @vmm_waiting: ioctls waiting for @mutex; a busy-polling worker yields
  * @pending: the slow-path request waiting for the VMM
  * @next_cookie: cookie of the next slow-path request
  * @poll_wq: woken when a slow-path request is parked
@@ -363,6 +391,8 @@ struct vhost_iommu {
 	struct vhost_iommu_vq vqs[VHOST_IOMMU_VQ_MAX];
 	struct vhost_iommu_chain chain;
 	u8 req[VHOST_IOMMU_MAX_READABLE];
+	struct vring_desc ind[VHOST_IOMMU_IND_RUN];
+	atomic_t vmm_waiting;
 	struct vhost_iommu_pending pending;
 	u64 next_cookie;
 	wait_queue_head_t poll_wq;
@@ -486,6 +516,9 @@ int vhost_iommu_vq_get_chain(struct vhost_iommu_vq *vq,
 			     struct vhost_iommu_chain *chain);
 int vhost_iommu_vq_avail(struct vhost_iommu_vq *vq, u16 *n);
 int vhost_iommu_vq_add_used(struct vhost_iommu_vq *vq, u16 head, u32 len);
+int vhost_iommu_vq_flush_used(struct vhost_iommu_vq *vq);
+void vhost_iommu_vq_disable_notify(struct vhost_iommu_vq *vq);
+void vhost_iommu_vq_forget(struct vhost_iommu_vq *vq);
 bool vhost_iommu_vq_need_signal(struct vhost_iommu_vq *vq, u16 old);
 bool vhost_iommu_vq_enable_notify(struct vhost_iommu_vq *vq, u16 want);
 long vhost_iommu_set_mem_table(struct vhost_iommu *vi, void __user *arg);

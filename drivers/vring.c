@@ -185,6 +185,7 @@ static int vhost_iommu_walk_indirect(const struct vhost_iommu_mem *mem,
 	u64 base = le64_to_cpu((__force __le64)ind->addr);
 	u32 len = le32_to_cpu((__force __le32)ind->len);
 	unsigned int count, i = 0;
+	bool whole;
 	struct vring_desc d;
 	u16 flags;
 	int ret;
@@ -192,13 +193,24 @@ static int vhost_iommu_walk_indirect(const struct vhost_iommu_mem *mem,
 	if (!len || len % sizeof(d))
 		return -EBADMSG;
 	count = len / sizeof(d);
+	/* A small table is read in one copy and walked from that copy. */
+	whole = count <= ARRAY_SIZE(vi->ind);
+	if (whole) {
+		vhost_iommu_count_ua(vi, 1);
+		if (vhost_iommu_read_gpa(mem, base, vi->ind, len))
+			return -EBADMSG;
+	}
 	for (;;) {
 		if (!(*budget)--)
 			return -EBADMSG;
-		vhost_iommu_count_ua(vi, 1);
-		if (vhost_iommu_read_gpa(mem, base + (u64)i * sizeof(d), &d,
-					 sizeof(d)))
-			return -EBADMSG;
+		if (whole) {
+			d = vi->ind[i];
+		} else {
+			vhost_iommu_count_ua(vi, 1);
+			if (vhost_iommu_read_gpa(mem, base + (u64)i * sizeof(d),
+						 &d, sizeof(d)))
+				return -EBADMSG;
+		}
 		flags = le16_to_cpu((__force __le16)d.flags);
 		if (flags & VRING_DESC_F_INDIRECT)
 			return -EBADMSG;
@@ -211,6 +223,57 @@ static int vhost_iommu_walk_indirect(const struct vhost_iommu_mem *mem,
 		if (i >= count)
 			return -EBADMSG;
 	}
+}
+
+/*
+ * Read the guest's available index; callers do so only once the device
+ * has taken everything it published before. Return: 0, -EFAULT, or -EIO
+ * if the index is garbage (more entries than the ring holds).
+ */
+static int vhost_iommu_vq_read_avail_idx(struct vhost_iommu_vq *vq)
+{
+	struct vring_avail __user *avail = u64_to_user_ptr(vq->avail);
+	__virtio16 raw;
+	u16 idx;
+
+	vhost_iommu_count_ua(vq->vi, 1);
+	if (get_user(raw, &avail->idx))
+		return -EFAULT;
+	idx = le16_to_cpu((__force __le16)raw);
+	if ((u16)(idx - vq->last_avail_idx) > vq->num)
+		return -EIO;
+	vq->avail_idx = idx;
+	return 0;
+}
+
+/*
+ * The available ring entry at @last_avail_idx: from the run read last, or
+ * with the entries after it up to the guest's index, in one copy.
+ */
+static int vhost_iommu_vq_next_head(struct vhost_iommu_vq *vq, u16 *head)
+{
+	struct vring_avail __user *avail = u64_to_user_ptr(vq->avail);
+	u16 at = vq->last_avail_idx & (vq->num - 1);
+	u16 off = vq->last_avail_idx - vq->heads_first;
+	u16 n;
+
+	if (off >= vq->nr_heads) {
+		n = min3((u16)(vq->avail_idx - vq->last_avail_idx),
+			 (u16)VHOST_IOMMU_AVAIL_RUN, (u16)(vq->num - at));
+		/* Read the entries only after the index that published them. */
+		smp_rmb();
+		vhost_iommu_count_ua(vq->vi, 1);
+		if (copy_from_user(vq->heads, &avail->ring[at],
+				   n * sizeof(vq->heads[0]))) {
+			vq->nr_heads = 0;
+			return -EIO;
+		}
+		vq->heads_first = vq->last_avail_idx;
+		vq->nr_heads = n;
+		off = 0;
+	}
+	*head = le16_to_cpu((__force __le16)vq->heads[off]);
+	return 0;
 }
 
 /**
@@ -228,29 +291,23 @@ int vhost_iommu_vq_get_chain(struct vhost_iommu_vq *vq,
 			     const struct vhost_iommu_mem *mem,
 			     struct vhost_iommu_chain *chain)
 {
-	struct vring_avail __user *avail = u64_to_user_ptr(vq->avail);
 	struct vring_desc __user *desc = u64_to_user_ptr(vq->desc);
 	unsigned int budget, i;
 	struct vring_desc d;
-	__virtio16 raw;
-	u16 idx, flags;
+	u16 flags, head;
 	int ret;
 
-	vhost_iommu_count_ua(vq->vi, 1);
-	if (vhost_iommu_should_fail() || get_user(raw, &avail->idx))
+	if (vhost_iommu_should_fail())
 		return -EIO;
-	idx = le16_to_cpu((__force __le16)raw);
-	if (idx == vq->last_avail_idx)
-		return -ENOENT;
-	/* More entries than the ring holds: the index is garbage. */
-	if ((u16)(idx - vq->last_avail_idx) > vq->num)
+	if (vq->avail_idx == vq->last_avail_idx) {
+		if (vhost_iommu_vq_read_avail_idx(vq))
+			return -EIO;
+		if (vq->avail_idx == vq->last_avail_idx)
+			return -ENOENT;
+	}
+	if (vhost_iommu_vq_next_head(vq, &head))
 		return -EIO;
-	/* Read the entry only after the index that published it. */
-	smp_rmb();
-	vhost_iommu_count_ua(vq->vi, 1);
-	if (get_user(raw, &avail->ring[vq->last_avail_idx & (vq->num - 1)]))
-		return -EIO;
-	i = le16_to_cpu((__force __le16)raw);
+	i = head;
 	if (i >= vq->num)
 		return -EIO;
 
@@ -295,43 +352,93 @@ int vhost_iommu_vq_get_chain(struct vhost_iommu_vq *vq,
  */
 int vhost_iommu_vq_avail(struct vhost_iommu_vq *vq, u16 *n)
 {
-	struct vring_avail __user *avail = u64_to_user_ptr(vq->avail);
-	__virtio16 raw;
+	int ret = vhost_iommu_vq_read_avail_idx(vq);
 
-	vhost_iommu_count_ua(vq->vi, 1);
-	if (get_user(raw, &avail->idx))
-		return -EIO;
-	*n = le16_to_cpu((__force __le16)raw) - vq->last_avail_idx;
-	return *n > vq->num ? -EIO : 0;
+	*n = vq->avail_idx - vq->last_avail_idx;
+	return ret ? -EIO : 0;
 }
 
 /**
- * vhost_iommu_vq_add_used() - publish one used entry
+ * vhost_iommu_vq_flush_used() - publish the used entries added so far
+ * @vq: the virtqueue
+ *
+ * The entries go out in one copy (two if the ring wraps), then the index,
+ * as vhost_add_used_n() does. Every path that adds used entries flushes
+ * before it lets go of the device mutex (vhost_iommu_vq_signal()).
+ *
+ * Return: 0, or -EFAULT if the used ring could not be written; the entries
+ * are then not published.
+ */
+int vhost_iommu_vq_flush_used(struct vhost_iommu_vq *vq)
+{
+	struct vring_used __user *used = u64_to_user_ptr(vq->used);
+	u16 nr = vq->nr_used, first = vq->last_used_idx - nr;
+	u16 at = first & (vq->num - 1);
+	u16 part = min_t(u16, nr, vq->num - at);
+
+	if (!nr)
+		return 0;
+	vq->nr_used = 0;
+	if (vhost_iommu_should_fail())
+		goto fault;
+	vhost_iommu_count_ua(vq->vi, part < nr ? 3 : 2);
+	if (copy_to_user(&used->ring[at], vq->used_run,
+			 part * sizeof(vq->used_run[0])) ||
+	    (part < nr &&
+	     copy_to_user(&used->ring[0], vq->used_run + part,
+			  (nr - part) * sizeof(vq->used_run[0]))))
+		goto fault;
+	/* The entries must be visible before the index that publishes them. */
+	smp_wmb();
+	if (put_user((__force __virtio16)cpu_to_le16(vq->last_used_idx),
+		     &used->idx))
+		goto fault;
+	return 0;
+fault:
+	vq->last_used_idx = first;
+	return -EFAULT;
+}
+
+/**
+ * vhost_iommu_vq_add_used() - add one used entry
  * @vq: the virtqueue
  * @head: head index of the chain
  * @len: used length
+ *
+ * The entry is published by the next vhost_iommu_vq_flush_used(), or now
+ * if the run is full.
  *
  * Return: 0 or -EFAULT.
  */
 int vhost_iommu_vq_add_used(struct vhost_iommu_vq *vq, u16 head, u32 len)
 {
-	struct vring_used __user *used = u64_to_user_ptr(vq->used);
-	struct vring_used_elem __user *e;
+	struct vring_used_elem *e;
 
-	e = &used->ring[vq->last_used_idx & (vq->num - 1)];
-	if (vhost_iommu_should_fail())
-		return -EFAULT;
-	vhost_iommu_count_ua(vq->vi, 3);
-	if (put_user((__force __virtio32)cpu_to_le32(head), &e->id) ||
-	    put_user((__force __virtio32)cpu_to_le32(len), &e->len))
-		return -EFAULT;
-	/* The entry must be visible before the index that publishes it. */
-	smp_wmb();
-	if (put_user((__force __virtio16)cpu_to_le16(vq->last_used_idx + 1),
-		     &used->idx))
-		return -EFAULT;
+	if (vq->nr_used == ARRAY_SIZE(vq->used_run) ||
+	    vq->nr_used == vq->num) {
+		if (vhost_iommu_vq_flush_used(vq))
+			return -EFAULT;
+	}
+	e = &vq->used_run[vq->nr_used++];
+	e->id = (__force __virtio32)cpu_to_le32(head);
+	e->len = (__force __virtio32)cpu_to_le32(len);
 	vq->last_used_idx++;
 	return 0;
+}
+
+/**
+ * vhost_iommu_vq_forget() - drop what the device remembers of the rings
+ * @vq: the virtqueue, after its size, address or base changed
+ *
+ * Entries read ahead belong to the old ring. Used entries are published
+ * before the device mutex is released, so none are pending here.
+ */
+void vhost_iommu_vq_forget(struct vhost_iommu_vq *vq)
+{
+	vq->nr_heads = 0;
+	vq->nr_used = 0;
+	vq->avail_idx = vq->last_avail_idx;
+	vq->notify_off = false;
 }
 
 /**
@@ -367,34 +474,60 @@ bool vhost_iommu_vq_need_signal(struct vhost_iommu_vq *vq, u16 old)
 }
 
 /**
+ * vhost_iommu_vq_disable_notify() - no kicks while the worker is busy
+ * @vq: the virtqueue
+ *
+ * With EVENT_IDX the guest kicks only when it passes the event index the
+ * device published last, which it does at most once until the device
+ * publishes another: nothing to do. Without, set VRING_USED_F_NO_NOTIFY.
+ */
+void vhost_iommu_vq_disable_notify(struct vhost_iommu_vq *vq)
+{
+	struct vring_used __user *used = u64_to_user_ptr(vq->used);
+
+	if (vq->event_idx || vq->notify_off)
+		return;
+	vhost_iommu_count_ua(vq->vi, 1);
+	if (!put_user((__force __virtio16)cpu_to_le16(VRING_USED_F_NO_NOTIFY),
+		      &used->flags))
+		vq->notify_off = true;
+}
+
+/**
  * vhost_iommu_vq_enable_notify() - ask for a kick, then look again
  * @vq: the virtqueue
  * @want: buffers the caller needs before it can go on, at least 1
  *
  * With EVENT_IDX the guest is asked to kick when it makes available the
  * entry that brings @want buffers, not the next one: entries it already
- * published would never be kicked for again.
+ * published would never be kicked for again. Without, the used ring's
+ * flags are cleared (whatever the ring held before, after a new address).
  *
  * Return: true if @want buffers are available now (the caller goes on).
  */
 bool vhost_iommu_vq_enable_notify(struct vhost_iommu_vq *vq, u16 want)
 {
-	struct vring_avail __user *avail = u64_to_user_ptr(vq->avail);
 	struct vring_used __user *used = u64_to_user_ptr(vq->used);
 	u16 event = vq->last_avail_idx + want - 1;
-	__virtio16 raw;
+	int ret;
 
-	vhost_iommu_count_ua(vq->vi, vq->event_idx ? 2 : 1);
-	if (vq->event_idx &&
-	    put_user((__force __virtio16)cpu_to_le16(event),
-		     (__virtio16 __user *)&used->ring[vq->num]))
-		return false;
-	/* Event index store before the avail index load. */
+	vhost_iommu_count_ua(vq->vi, 1);
+	if (vq->event_idx) {
+		if (put_user((__force __virtio16)cpu_to_le16(event),
+			     (__virtio16 __user *)&used->ring[vq->num]))
+			return false;
+	} else {
+		if (put_user(0, &used->flags))
+			return false;
+		vq->notify_off = false;
+	}
+	/* Event index or flags store before the avail index load. */
 	smp_mb();
-	if (get_user(raw, &avail->idx))
-		return false;
-	return (u16)(le16_to_cpu((__force __le16)raw) - vq->last_avail_idx) >=
-	       want;
+	ret = vhost_iommu_vq_read_avail_idx(vq);
+	/* A garbage index: go on, and let vhost_iommu_vq_get_chain() see it. */
+	if (ret)
+		return ret == -EIO;
+	return (u16)(vq->avail_idx - vq->last_avail_idx) >= want;
 }
 
 static int vhost_iommu_region_cmp(const void *a, const void *b)

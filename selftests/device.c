@@ -2615,4 +2615,135 @@ TEST_F(vdev, stats_count_each_outcome)
 	EXPECT_EQ(s3.out_requests, s0.out_requests);
 }
 
+/* ------------------------------------------------------------------ */
+/* Busy polling (VHOST_SET_VRING_BUSYLOOP_TIMEOUT) */
+
+TEST_F(vdev, busyloop_timeout_per_queue_and_cleared_by_reset)
+{
+	unsigned int v = 1;
+
+	EXPECT_EQ(0, vhi_get_vring_busyloop(self->fd, 0, &v));
+	EXPECT_EQ(0u, v);
+	EXPECT_EQ(0, vhi_set_vring_busyloop(self->fd, 0, 50));
+	EXPECT_EQ(0, vhi_set_vring_busyloop(self->fd, 1, 7));
+	EXPECT_EQ(0, vhi_get_vring_busyloop(self->fd, 0, &v));
+	EXPECT_EQ(50u, v);
+	EXPECT_EQ(0, vhi_get_vring_busyloop(self->fd, 1, &v));
+	EXPECT_EQ(7u, v);
+	EXPECT_EQ(-ENOBUFS, vhi_set_vring_busyloop(self->fd, 2, 1));
+	EXPECT_EQ(-ENOBUFS, vhi_get_vring_busyloop(self->fd, 2, &v));
+	ASSERT_EQ(0, vhi_reset_device(self->fd));
+	EXPECT_EQ(0, vhi_get_vring_busyloop(self->fd, 0, &v));
+	EXPECT_EQ(0u, v);
+	EXPECT_EQ(0, vhi_get_vring_busyloop(self->fd, 1, &v));
+	EXPECT_EQ(0u, v);
+}
+
+/*
+ * Serves one kicked request, lets the worker reach its last look, then
+ * publishes one without a kick. Return: true if that one was served
+ * within @wait_ms; else it is kicked and served.
+ */
+static bool served_without_kick(struct __test_metadata *_metadata,
+				struct _test_data_vdev *self, int wait_ms)
+{
+	struct virtio_iommu_req_invalidate inv;
+	struct vg_req req;
+	__u32 id = ~0u, len;
+	bool served;
+
+	send_wait(_metadata, self, &inv, mk_invalidate(&inv, 1), 4, 0, &req,
+		  &len);
+	usleep(50 * 1000);
+	EXPECT_EQ(0, vg_submit(&self->rq, &inv, mk_invalidate(&inv, 1), 4,
+			       VG_SUBMIT_NO_KICK, &req));
+	served = !vg_wait_used(&self->rq, wait_ms, &id, &len);
+	if (!served) {
+		EXPECT_EQ(0, vg_kick(&self->rq));
+		EXPECT_EQ(0, vg_wait_used(&self->rq, VG_TIMEOUT_MS, &id, &len));
+	}
+	EXPECT_EQ(req.head, id);
+	EXPECT_EQ(4u, len);
+	return served;
+}
+
+TEST_F(vdev, without_busyloop_a_request_waits_for_its_kick)
+{
+	struct vhost_iommu_stats st0, st1;
+
+	ASSERT_EQ(0, vhi_get_stats(self->fd, &st0));
+	EXPECT_FALSE(served_without_kick(_metadata, self, QUIET_MS));
+	ASSERT_EQ(0, vhi_get_stats(self->fd, &st1));
+	EXPECT_EQ(0u, st1.out_busy_poll_hits - st0.out_busy_poll_hits);
+}
+
+TEST_F(vdev, busy_poll_serves_requests_published_without_kick)
+{
+	struct vhost_iommu_stats st0, st1;
+	unsigned int i, hits = 0;
+
+	/* Two seconds: the poll outlives the test's 50 ms pause. */
+	ASSERT_EQ(0, vhi_set_vring_busyloop(self->fd, 0, 2000000));
+	ASSERT_EQ(0, vhi_get_stats(self->fd, &st0));
+	/* The scheduler may cut a poll short; most must see the request. */
+	for (i = 0; i < 10; i++)
+		hits += served_without_kick(_metadata, self, 1000);
+	ASSERT_EQ(0, vhi_get_stats(self->fd, &st1));
+	EXPECT_LE(5u, hits);
+	EXPECT_LE(hits, st1.out_busy_poll_hits - st0.out_busy_poll_hits);
+	ksft_print_msg("STAT busy_poll hits=%u of 10\n", hits);
+	ASSERT_EQ(0, vhi_set_vring_busyloop(self->fd, 0, 0));
+}
+
+TEST_F(vdev, busy_poll_yields_to_vmm_ioctls)
+{
+	struct virtio_iommu_req_invalidate inv;
+	struct vhost_iommu_stats st;
+	struct vg_req req;
+	__s64 t0, t1;
+	__u32 len;
+
+	/* Ten seconds of polling would hold the device mutex throughout. */
+	ASSERT_EQ(0, vhi_set_vring_busyloop(self->fd, 0, 10000000));
+	send_wait(_metadata, self, &inv, mk_invalidate(&inv, 1), 4, 0, &req,
+		  &len);
+	usleep(50 * 1000);
+	t0 = now_ms();
+	EXPECT_EQ(0, vhi_get_stats(self->fd, &st));
+	t1 = now_ms();
+	EXPECT_GT(2000, t1 - t0)
+		TH_LOG("GET_STATS waited %lld ms for the polling worker",
+		       (long long)(t1 - t0));
+	ASSERT_EQ(0, vhi_set_vring_busyloop(self->fd, 0, 0));
+}
+
+TEST_F(vdev, no_notify_flag_while_busy_without_event_idx)
+{
+	struct virtio_iommu_req_invalidate inv;
+	struct vg_req req;
+	unsigned int i, seen = 0;
+	__u32 len;
+
+	dev_redo(_metadata, self,
+		 ALL_FEATURES & ~FBIT(VIRTIO_RING_F_EVENT_IDX));
+	ASSERT_EQ(0, vhi_set_vring_busyloop(self->fd, 0, 500000));
+	for (i = 0; i < 5; i++) {
+		send_wait(_metadata, self, &inv, mk_invalidate(&inv, 1), 4, 0,
+			  &req, &len);
+		/* The worker polls on: no kick wanted yet. */
+		if (le16toh(__atomic_load_n(&self->rq.used->flags,
+					    __ATOMIC_ACQUIRE)) &
+		    VRING_USED_F_NO_NOTIFY)
+			seen++;
+	}
+	EXPECT_LE(1u, seen);
+	/* Polling over, the worker sleeps and wants kicks again. */
+	usleep(1500 * 1000);
+	EXPECT_EQ(0, le16toh(__atomic_load_n(&self->rq.used->flags,
+					     __ATOMIC_ACQUIRE)));
+	/* And a kick is enough. */
+	send_wait(_metadata, self, &inv, mk_invalidate(&inv, 1), 4, 0, &req,
+		  &len);
+}
+
 TEST_HARNESS_MAIN

@@ -1390,9 +1390,12 @@ TEST_F(inval, batch_counters_one_call_few_accesses)
 	EXPECT_EQ(1u, after.out_iommufd_calls - before.out_iommufd_calls);
 	EXPECT_EQ(1u, after.out_inval_batches - before.out_inval_batches);
 	EXPECT_LE(1u, after.out_wakeups - before.out_wakeups);
-	/* Ring, descriptors, request, tail and used entry: a bounded few. */
-	EXPECT_LE(n, after.out_user_accesses - before.out_user_accesses);
-	EXPECT_GE(12u * n, after.out_user_accesses - before.out_user_accesses);
+	/*
+	 * Per request two descriptors, the request and its tail; the
+	 * ring's index and entries and the used entries go in runs.
+	 */
+	EXPECT_LE(4u * n, after.out_user_accesses - before.out_user_accesses);
+	EXPECT_GE(5u * n, after.out_user_accesses - before.out_user_accesses);
 	ksft_print_msg("STAT per_request user_accesses=%.2f wakeups=%.3f iommufd_calls=%.3f\n",
 		       (double)(after.out_user_accesses - before.out_user_accesses) / n,
 		       (double)(after.out_wakeups - before.out_wakeups) / n,

@@ -115,6 +115,25 @@ int vhi_get_vring_base(int fd, unsigned int idx, unsigned int *base)
 	return ret;
 }
 
+/* Microseconds the worker busy-polls queue @idx before sleeping; 0: never. */
+int vhi_set_vring_busyloop(int fd, unsigned int idx, unsigned int usecs)
+{
+	struct vhost_vring_state s = { .index = idx, .num = usecs };
+
+	return vhi_ioctl(fd, VHOST_SET_VRING_BUSYLOOP_TIMEOUT, &s);
+}
+
+int vhi_get_vring_busyloop(int fd, unsigned int idx, unsigned int *usecs)
+{
+	struct vhost_vring_state s = { .index = idx };
+	int ret;
+
+	ret = vhi_ioctl(fd, VHOST_GET_VRING_BUSYLOOP_TIMEOUT, &s);
+	if (!ret)
+		*usecs = s.num;
+	return ret;
+}
+
 static int vhi_set_vring_file(int fd, unsigned long cmd, unsigned int idx,
 			      int efd)
 {

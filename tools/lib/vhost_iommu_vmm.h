@@ -79,6 +79,8 @@ int vhi_get_vring_base(int fd, unsigned int idx, unsigned int *base);
 int vhi_set_vring_kick(int fd, unsigned int idx, int efd);
 int vhi_set_vring_call(int fd, unsigned int idx, int efd);
 int vhi_set_vring_err(int fd, unsigned int idx, int efd);
+int vhi_set_vring_busyloop(int fd, unsigned int idx, unsigned int usecs);
+int vhi_get_vring_busyloop(int fd, unsigned int idx, unsigned int *usecs);
 
 /* Size, addresses, base, then the three eventfds. */
 int vhi_setup_vring(int fd, unsigned int idx,

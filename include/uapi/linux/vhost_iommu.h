@@ -193,7 +193,9 @@ struct virtio_iommu_page_req {
  * VHOST_SET_FEATURES, VHOST_GET_BACKEND_FEATURES, VHOST_SET_BACKEND_FEATURES,
  * VHOST_SET_MEM_TABLE, VHOST_SET_VRING_NUM, VHOST_SET_VRING_ADDR,
  * VHOST_SET_VRING_BASE, VHOST_GET_VRING_BASE, VHOST_SET_VRING_KICK,
- * VHOST_SET_VRING_CALL, VHOST_SET_VRING_ERR) plus the ioctls below.
+ * VHOST_SET_VRING_CALL, VHOST_SET_VRING_ERR,
+ * VHOST_SET_VRING_BUSYLOOP_TIMEOUT, VHOST_GET_VRING_BUSYLOOP_TIMEOUT) plus
+ * the ioctls below.
  *
  * Only VHOST_GET_FEATURES, VHOST_GET_BACKEND_FEATURES and VHOST_SET_OWNER
  * work before an owner is set; every other ioctl fails with -EPERM unless
@@ -248,6 +250,17 @@ struct virtio_iommu_page_req {
  * a stop, VHOST_SET_VRING_BASE also puts a parked request back. After
  * VHOST_SET_VRING_BASE the device signals the call eventfd for the next
  * used entry whatever the guest's used_event says (it may be stale).
+ *
+ * Busy polling. VHOST_SET_VRING_BUSYLOOP_TIMEOUT sets, per queue, how long
+ * in microseconds the worker watches an empty request queue before it
+ * sleeps and asks the guest for a kick (0, the default, never polls; the
+ * event queue's value is kept but not used, as its work comes from the
+ * fault queue). The worker stops polling at once when the scheduler, a
+ * signal, an ioctl on the device or the event queue wants it, so a VMM
+ * ioctl waits at most for the request in hand. It may be set at any time;
+ * a device reset clears it. While the worker runs, guest kicks are
+ * suppressed: with EVENT_IDX by the event index, without it by
+ * VRING_USED_F_NO_NOTIFY in the used ring's flags.
  *
  * Requests execute one at a time in available-ring order, and each used
  * entry is published after the request's effect is complete, with used
@@ -482,6 +495,10 @@ struct vhost_iommu_completion {
  *                     get_user or put_user counts one)
  * @out_iommufd_calls: calls into iommufd: IOMMU_HWPT_INVALIDATE, fault
  *                     queue reads and writes
+ * @out_busy_poll_hits: requests the worker found while busy polling
+ *                      (VHOST_SET_VRING_BUSYLOOP_TIMEOUT); its reads of
+ *                      the available index while polling are not counted
+ *                      in @out_user_accesses
  *
  * Counters since the file was opened; they survive resets. A VMM built
  * against an older header passes a smaller @size and gets the fields it
@@ -506,6 +523,7 @@ struct vhost_iommu_stats {
 	__aligned_u64 out_wakeups;
 	__aligned_u64 out_user_accesses;
 	__aligned_u64 out_iommufd_calls;
+	__aligned_u64 out_busy_poll_hits;
 };
 
 #define VHOST_IOMMU_GET_STATS _IO(VHOST_VIRTIO, VHOST_IOMMU_CMD_GET_STATS)

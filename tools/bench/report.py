@@ -20,7 +20,7 @@ import sys
 
 WORKLOADS = ["inval1-hot", "inval1-cold", "batch-1", "batch-8", "batch-64",
              "batch-256", "pagereq", "scale-1", "scale-8", "scale-64"]
-IMPLS = ["vhost", "user", "user-batch", "raw"]
+IMPLS = ["vhost", "vhost-poll", "user", "user-batch", "raw"]
 BASELINES = ["user", "user-batch", "raw"]
 
 # The figures of the performance issue: (name, short name for the plot,
@@ -34,6 +34,10 @@ TARGETS = [
      "inval1-cold", "vhost", "user", "le", 0.4, "0.80-1.14"),
     ("single INVALIDATE vs the raw ioctl", "single / raw",
      "inval1-hot", "vhost", "raw", "le", 1.3, "4.9-6.5"),
+    ("single INVALIDATE vs the raw ioctl, busy polling", "single poll / raw",
+     "inval1-hot", "vhost-poll", "raw", "le", 1.15, "-"),
+    ("single INVALIDATE vs userspace backend, busy polling",
+     "single poll / user", "inval1-hot", "vhost-poll", "user", "le", 0.4, "-"),
     ("256 per kick: speed-up over one ioctl per entry", "256: speed-up",
      "batch-256", "user", "vhost", "ge", 15.0, "0.69-1.29x"),
     ("256 per kick vs a batching userspace backend", "256 / user-batch",
@@ -209,16 +213,17 @@ def main():
     # Ratios against the baselines of the same run.
     rows = []
     for wl in WORKLOADS:
-        if not have(runs, wl, "vhost"):
-            continue
-        for b in BASELINES:
-            if not have(runs, wl, b):
+        for v in ("vhost", "vhost-poll"):
+            if not have(runs, wl, v):
                 continue
-            rm = ratios(runs, wl, "vhost", b)
-            rp = ratios(runs, wl, "vhost", b, "p99_ns")
-            rows.append([wl, "vhost / " + b, spread(rm, ratio_fmt),
-                         spread(rp, ratio_fmt),
-                         " ".join(ratio_fmt(r) for r in rm)])
+            for b in BASELINES:
+                if not have(runs, wl, b):
+                    continue
+                rm = ratios(runs, wl, v, b)
+                rp = ratios(runs, wl, v, b, "p99_ns")
+                rows.append([wl, v + " / " + b, spread(rm, ratio_fmt),
+                             spread(rp, ratio_fmt),
+                             " ".join(ratio_fmt(r) for r in rm)])
     emit("vhost time / baseline time, same run (below 1: vhost is faster)")
     emit()
     emit(table(["workload", "ratio", "of medians", "of p99", "per run"], rows))
@@ -309,15 +314,16 @@ def main():
         w.writerow(["workload", "ratio", "statistic"]
                    + ["run%d" % (i + 1) for i in range(n)]
                    + ["median", "min", "max"])
-        for wl in WORKLOADS:
-            for b in BASELINES:
-                for key in ("median_ns", "p99_ns"):
-                    r = ratios(runs, wl, "vhost", b, key)
-                    if r:
-                        w.writerow([wl, "vhost/" + b, key]
-                                   + ["%.4f" % x for x in r]
-                                   + ["%.4f" % statistics.median(r),
-                                      "%.4f" % min(r), "%.4f" % max(r)])
+        pairs = [(wl, v, b) for wl in WORKLOADS
+                 for v in ("vhost", "vhost-poll") for b in BASELINES]
+        for wl, v, b in pairs:
+            for key in ("median_ns", "p99_ns"):
+                r = ratios(runs, wl, v, b, key)
+                if r:
+                    w.writerow([wl, v + "/" + b, key]
+                               + ["%.4f" % x for x in r]
+                               + ["%.4f" % statistics.median(r),
+                                  "%.4f" % min(r), "%.4f" % max(r)])
     with open(os.path.join(a.out, "targets.csv"), "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["figure", "short", "workload", "numerator", "denominator",

@@ -118,8 +118,10 @@ static struct {
 	unsigned int block;
 	int guest_cpu;
 	int backend_cpu;
+	unsigned int busyloop_us;
 	const char *only;
 } opt = {
+	.busyloop_us = 50,
 	.iters = 1000,
 	.cold_us = 200,
 	.scale_batch = 8,
@@ -130,13 +132,14 @@ static struct {
 
 static int errors;
 
-enum bimpl { IMPL_VHOST, IMPL_USER, IMPL_USER_BATCH, IMPL_RAW };
+enum bimpl { IMPL_VHOST, IMPL_USER, IMPL_USER_BATCH, IMPL_RAW, IMPL_VHOST_POLL };
 
 static const char * const impl_names[] = {
 	[IMPL_VHOST] = "vhost",
 	[IMPL_USER] = "user",
 	[IMPL_USER_BATCH] = "user-batch",
 	[IMPL_RAW] = "raw",
+	[IMPL_VHOST_POLL] = "vhost-poll",
 };
 
 static void bench_error(const char *wl, enum bimpl impl, const char *what,
@@ -1389,6 +1392,11 @@ static int bdev_start(struct bdev *d, enum bimpl impl, bool fault)
 	case IMPL_VHOST:
 		ret = vhost_setup(d, fault);
 		break;
+	case IMPL_VHOST_POLL:
+		ret = vhost_setup(d, fault);
+		if (!ret)
+			ret = vhi_set_vring_busyloop(d->fd, 0, opt.busyloop_us);
+		break;
 	case IMPL_USER:
 	case IMPL_USER_BATCH:
 		d->ub = ub_create(&d->g, &d->w, impl == IMPL_USER_BATCH,
@@ -1497,9 +1505,10 @@ static struct bdev *bdevs_create(const char *wl, enum bimpl impl,
 			return NULL;
 		}
 	}
-	if (impl == IMPL_VHOST) {
+	if (impl == IMPL_VHOST || impl == IMPL_VHOST_POLL) {
+		/* Every device's worker so far, other implementations' too. */
 		pinned = pin_workers(opt.backend_cpu);
-		if (pinned != nr)
+		if (pinned < nr)
 			printf("@@BENCH-WARN %s vhost: %u of %u workers pinned to CPU %d\n",
 			       wl, pinned, nr, opt.backend_cpu);
 	}
@@ -1949,7 +1958,8 @@ static __u64 timer_cost(void)
 static void print_usage(const char *prog)
 {
 	printf("usage: %s [--iters N] [--warmup N] [--block N] [--cold-us US] [--scale-batch N]\n"
-	       "          [--guest-cpu CPU] [--backend-cpu CPU] [--only WORKLOAD,...]\n"
+	       "          [--guest-cpu CPU] [--backend-cpu CPU] [--busyloop-us US]\n"
+	       "          [--only WORKLOAD,...]\n"
 	       "workloads: inval1-hot inval1-cold batch-1 batch-8 batch-64 batch-256\n"
 	       "           pagereq scale-1 scale-8 scale-64 idle-mem (a name ending in '-'\n"
 	       "           selects all with that prefix)\n", prog);
@@ -1965,13 +1975,14 @@ static int parse_args(int argc, char **argv)
 		{ "block", required_argument, NULL, 'B' },
 		{ "guest-cpu", required_argument, NULL, 'g' },
 		{ "backend-cpu", required_argument, NULL, 'k' },
+		{ "busyloop-us", required_argument, NULL, 'p' },
 		{ "only", required_argument, NULL, 'o' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
 
-	while ((c = getopt_long(argc, argv, "n:w:c:b:B:g:k:o:h", longopts,
+	while ((c = getopt_long(argc, argv, "n:w:c:b:B:g:k:p:o:h", longopts,
 				NULL)) != -1) {
 		switch (c) {
 		case 'n':
@@ -1995,6 +2006,9 @@ static int parse_args(int argc, char **argv)
 		case 'k':
 			opt.backend_cpu = atoi(optarg);
 			break;
+		case 'p':
+			opt.busyloop_us = strtoul(optarg, NULL, 0);
+			break;
 		case 'o':
 			opt.only = optarg;
 			break;
@@ -2013,7 +2027,9 @@ static int parse_args(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-	static const enum bimpl single[] = { IMPL_VHOST, IMPL_USER, IMPL_RAW };
+	static const enum bimpl single[] = {
+		IMPL_VHOST, IMPL_VHOST_POLL, IMPL_USER, IMPL_RAW
+	};
 	static const enum bimpl batch[] = {
 		IMPL_VHOST, IMPL_USER, IMPL_USER_BATCH, IMPL_RAW
 	};
@@ -2058,9 +2074,9 @@ int main(int argc, char **argv)
 	uname(&un);
 	printf("@@BENCHINFO kernel=%s cpus=%ld iters=%u warmup=%u",
 	       un.release, ncpu, opt.iters, warmup_iters());
-	printf(" block=%u cold_us=%u scale_batch=%u guest_cpu=%d backend_cpu=%d",
+	printf(" block=%u cold_us=%u scale_batch=%u guest_cpu=%d backend_cpu=%d busyloop_us=%u",
 	       opt.block, opt.cold_us, opt.scale_batch, opt.guest_cpu,
-	       opt.backend_cpu);
+	       opt.backend_cpu, opt.busyloop_us);
 	printf(" timer_ns=%llu stats=%s\n", (unsigned long long)timer_cost(),
 	       STATS_KNOWN);
 

@@ -24,6 +24,10 @@
 #                   slower than BENCH_HANDOFF_MAX_US (50 us) before some
 #                   workload (BENCH_RETRIES, default 3 in all)
 #   --report-only   the table again from the last runs' logs, no VM
+#   --profile       one run under perf (cpu-clock samples of the whole VM,
+#                   the host's perf and its libraries copied in), written
+#                   to build/bench-profile/profile.txt; its figures are
+#                   perturbed and not reported
 #
 # The VM spins both vCPUs (idle=poll), so a cross-CPU hand-off needs both
 # QEMU vCPU threads on a host CPU at once: on a small host shared with
@@ -45,6 +49,7 @@ quiet_cpus=${BENCH_QUIET_CPUS:-0.25}
 retries=${BENCH_RETRIES:-3}
 handoff_max_us=${BENCH_HANDOFF_MAX_US:-50}
 report_only=0
+profile=${BENCH_PROFILE:-0}
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--runs) runs=$2; shift 2 ;;
@@ -55,6 +60,7 @@ while [ $# -gt 0 ]; do
 	--quiet-wait) quiet_wait=$2; shift 2 ;;
 	--retries) retries=$2; shift 2 ;;
 	--report-only) report_only=1; shift ;;
+	--profile) profile=1; shift ;;
 	*) echo "bench.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
 done
@@ -94,6 +100,16 @@ if ! grep -q 'not a dynamic' <<<"$(ldd /bin/busybox 2>&1 || true)"; then
 	exit 1
 fi
 
+if [ "$profile" = 1 ]; then
+	command -v perf >/dev/null || {
+		apt-get update -qq
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends linux-perf
+	}
+	out="$top/build/bench-profile"
+	runs=1
+	retries=0
+fi
+
 kdir=$("$top/tools/kernel/build.sh" --variant fast)
 make -s -C "$top" KDIR="$kdir" modules >&2
 make -s -C "$here" KDIR="$kdir" >&2
@@ -104,13 +120,23 @@ rm -rf "$root"
 mkdir -p "$root"/{bin,dev,proc,sys,tmp,vhi/bin}
 cp /bin/busybox "$root/bin/busybox"
 cp "$top/vhost_iommu.ko" "$root/vhi/"
-cp "$out/bin/vhost-iommu-bench" "$root/vhi/bin/"
+cp "$top/build/bench/bin/vhost-iommu-bench" "$root/vhi/bin/"
 cp "$here/init" "$root/init"
 chmod +x "$root/init"
 args="--iters $iters"
 [ -n "$only" ] && args+=" --only $only"
 [ -n "$extra" ] && args+=" $extra"
 echo "$args" >"$root/vhi/bench-args"
+if [ "$profile" = 1 ]; then
+	# The host's perf, dynamically linked: its libraries come along.
+	perf_bin=$(readlink -f "$(command -v perf)")
+	mkdir -p "$root/usr/bin"
+	cp "$perf_bin" "$root/usr/bin/perf"
+	ldd "$perf_bin" | grep -o '/[^ ]*' | while read -r lib; do
+		cp -L --parents "$lib" "$root/"
+	done
+	touch "$root/vhi/profile"
+fi
 (cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) >"$out/initramfs.cpio.gz"
 
 # What the figures were measured on, and what else ran there.
@@ -219,5 +245,11 @@ while [ "$r" -le "$runs" ]; do
 	r=$((r + 1))
 done
 
+if [ "$profile" = 1 ]; then
+	sed -n 's/^@@PROFILE //p' "$out/console-1.log" >"$out/profile.txt"
+	[ -s "$out/profile.txt" ] || failed=1
+	echo "bench.sh: profile in $out/profile.txt" >&2
+	exit $failed
+fi
 report || failed=1
 exit $failed

@@ -1073,6 +1073,7 @@ TEST_F_TIMEOUT(fnth, ioctl_setup, SWEEP_TIMEOUT)
 	struct vhost_vring_file kick = { .index = 0, .fd = self->rq.kick_fd };
 	struct vhost_vring_file call = { .index = 0, .fd = self->rq.call_fd };
 	struct vhost_vring_file err = { .index = 0, .fd = self->rq.err_fd };
+	struct vhost_vring_state busy = { .index = 0, .num = 0 };
 	__u64 features = ALL_FEATURES;
 	int stop = 0;
 
@@ -1103,6 +1104,10 @@ TEST_F_TIMEOUT(fnth, ioctl_setup, SWEEP_TIMEOUT)
 		   &call, false);
 	sweep_same(_metadata, self, "SET_VRING_ERR", VHOST_SET_VRING_ERR,
 		   &err, false);
+	sweep_same(_metadata, self, "SET_VRING_BUSYLOOP_TIMEOUT",
+		   VHOST_SET_VRING_BUSYLOOP_TIMEOUT, &busy, false);
+	sweep_same(_metadata, self, "GET_VRING_BUSYLOOP_TIMEOUT",
+		   VHOST_GET_VRING_BUSYLOOP_TIMEOUT, &busy, false);
 	sweep_same(_metadata, self, "SET_RUNNING", VHOST_IOMMU_SET_RUNNING,
 		   &stop, true);
 	inval_round_trip(_metadata, self);

@@ -5949,7 +5949,8 @@ TEST_F_TIMEOUT(fuzz, kill, FZ_TEST_TIMEOUT)
 	kills = fz->budget / 60;
 	if (kills < 12)
 		kills = 12;
-	while (iter < kills) {
+	/* Then on until the budget is spent, within reason. */
+	while (iter < kills || (fz->made < fz->budget && iter < 4 * kills)) {
 		how = fz_below(r, FZ_KILL_NR);
 		memset(sh, 0, sizeof(*sh));
 		if (how == FZ_KILL_SHARED) {

@@ -1591,6 +1591,20 @@ static int st_set_vring_call(const struct stranger *s)
 	return vhi_set_vring_call(s->v->fd, VHOST_IOMMU_VQ_EVENT, -1);
 }
 
+static int st_set_busyloop(const struct stranger *s)
+{
+	return vhi_set_vring_busyloop(s->v->fd, VHOST_IOMMU_VQ_REQUEST, 1000);
+}
+
+static int st_get_busyloop(const struct stranger *s)
+{
+	unsigned int usecs = 0x5a5a;
+	int ret;
+
+	ret = vhi_get_vring_busyloop(s->v->fd, VHOST_IOMMU_VQ_REQUEST, &usecs);
+	return usecs == 0x5a5a ? ret : 1;
+}
+
 static int st_set_vring_err(const struct stranger *s)
 {
 	return vhi_set_vring_err(s->v->fd, VHOST_IOMMU_VQ_REQUEST,
@@ -1742,6 +1756,8 @@ static const struct stranger_op stranger_ops[] = {
 	{ "VHOST_SET_VRING_KICK", st_set_vring_kick },
 	{ "VHOST_SET_VRING_CALL", st_set_vring_call },
 	{ "VHOST_SET_VRING_ERR", st_set_vring_err },
+	{ "VHOST_SET_VRING_BUSYLOOP_TIMEOUT", st_set_busyloop },
+	{ "VHOST_GET_VRING_BUSYLOOP_TIMEOUT", st_get_busyloop },
 	{ "VHOST_SET_LOG_BASE", st_set_log_base },
 	{ "VHOST_IOMMU_SET_CONFIG", st_set_config },
 	{ "VHOST_IOMMU_GET_REQUEST", st_get_request },
@@ -1863,6 +1879,8 @@ TEST_F_TIMEOUT(lt, non_owner_gets_eperm_and_changes_nothing, 60)
 	EXPECT_EQ(base0, b);
 	EXPECT_EQ(0, vhi_get_vring_base(v.fd, VHOST_IOMMU_VQ_EVENT, &b));
 	EXPECT_EQ(base1, b);
+	EXPECT_EQ(0, vhi_get_vring_busyloop(v.fd, VHOST_IOMMU_VQ_REQUEST, &b));
+	EXPECT_EQ(0u, b);
 	/* The same request is parked, still unanswered. */
 	ASSERT_EQ(0, vhi_get_request(v.fd, &r, buf, sizeof(buf)));
 	EXPECT_EQ(s.cookie, r.out_cookie);

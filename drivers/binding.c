@@ -40,12 +40,26 @@ struct vhost_iommu_binding *vhost_iommu_find_binding(struct vhost_iommu *vi,
 	struct vhost_iommu_binding *b = NULL;
 
 	lockdep_assert_held(&vi->mutex);
-	if (has_pasid && pasid <= VHOST_IOMMU_PASID_MAX)
+	has_pasid = has_pasid && pasid <= VHOST_IOMMU_PASID_MAX;
+	if (!has_pasid)
+		pasid = 0;
+	/* Batches name one binding again and again. */
+	if (vi->last_bind.b && vi->last_bind.domain == domain &&
+	    vi->last_bind.has_pasid == has_pasid &&
+	    vi->last_bind.pasid == pasid)
+		return vi->last_bind.b;
+	if (has_pasid)
 		b = xa_load(&vi->bindings,
 			    vhost_iommu_binding_key(domain, true, pasid));
 	if (!b)
 		b = xa_load(&vi->bindings,
 			    vhost_iommu_binding_key(domain, false, 0));
+	if (b) {
+		vi->last_bind.b = b;
+		vi->last_bind.domain = domain;
+		vi->last_bind.pasid = pasid;
+		vi->last_bind.has_pasid = has_pasid;
+	}
 	return b;
 }
 
@@ -59,6 +73,7 @@ void vhost_iommu_drop_bindings(struct vhost_iommu *vi)
 	unsigned long key;
 
 	lockdep_assert_held(&vi->mutex);
+	vi->last_bind.b = NULL;
 	xa_for_each(&vi->bindings, key, b)
 		kfree(b);
 	xa_destroy(&vi->bindings);
@@ -263,6 +278,7 @@ long vhost_iommu_bind_domain(struct vhost_iommu *vi, void __user *arg)
 				      c.flags & VHOST_IOMMU_BIND_F_PASID,
 				      c.pasid);
 	if (c.flags & VHOST_IOMMU_BIND_F_UNBIND) {
+		vi->last_bind.b = NULL;
 		b = xa_erase(&vi->bindings, key);
 		if (!b)
 			return -ENOENT;
@@ -292,6 +308,7 @@ long vhost_iommu_bind_domain(struct vhost_iommu *vi, void __user *arg)
 	if (ret)
 		goto err_free;
 	/* Replacing is one store: the worker sees the old or the new one. */
+	vi->last_bind.b = NULL;
 	old = xa_store(&vi->bindings, key, b, GFP_KERNEL_ACCOUNT);
 	ret = xa_err(old);
 	if (ret)

@@ -375,6 +375,8 @@ enum {
  * @nr_endpoints: entries in @endpoints
  * @bindings: (domain, PASID) key -> struct vhost_iommu_binding
  * @nr_bindings: entries in @bindings
+ * @last_bind: the binding the last INVALIDATE found, by its request's key;
+ *             forgotten whenever @bindings changes
  * @batch: INVALIDATEs collected in the current pass
  * @fq: the attached fault queue, or NULL
  */
@@ -404,6 +406,12 @@ struct vhost_iommu {
 	u32 nr_endpoints;
 	struct xarray bindings;
 	u32 nr_bindings;
+	struct {
+		struct vhost_iommu_binding *b;
+		u32 domain;
+		u32 pasid;
+		bool has_pasid;
+	} last_bind;
 	struct vhost_iommu_batch batch;
 	struct vhost_iommu_faultq *fq;
 };

@@ -24,6 +24,7 @@
 #include <uapi/linux/iommufd.h>
 
 #include "vhost_iommu.h"
+#include "vhost_iommu_trace.h"
 
 static_assert(sizeof(struct iommu_hwpt_pgfault) == VHOST_IOMMU_PGFAULT_SIZE);
 static_assert(sizeof(struct iommu_hwpt_page_response) == 8);
@@ -229,6 +230,9 @@ static void vhost_iommu_answer_groups(struct vhost_iommu *vi,
 		    (keep && keep(&fq->groups[g], arg)))
 			continue;
 		fq->answers[n++] = fq->groups[g].cookie;
+		trace_vhost_iommu_page_resp(vi->id, fq->groups[g].endpoint,
+					    fq->groups[g].grpid,
+					    IOMMUFD_PAGE_RESP_INVALID, true);
 		vhost_iommu_group_free(fq, g);
 	}
 	if (n)
@@ -448,7 +452,7 @@ static bool vhost_iommu_fault_take_group(struct vhost_iommu *vi,
 				   pf->grpid))
 		return false;
 	for (i = 0; i < n; i++) {
-		struct vhost_iommu_event *ev = &fq->backlog[fq->nr_backlog + i];
+		struct vhost_iommu_backlog_rec *ev = &fq->backlog[fq->nr_backlog + i];
 
 		if (vhost_iommu_pgfault_to_event(&pf[i], endpoint, i == n - 1,
 						 &ev->rec))
@@ -561,6 +565,8 @@ static void vhost_iommu_fault_deliver(struct vhost_iommu *vi)
 				goto undelivered;
 			}
 			fq->groups[g].delivered = true;
+			trace_vhost_iommu_page_req(vi->id, fq->groups[g].endpoint,
+						   fq->groups[g].grpid, n);
 			fq->nr_backlog -= n;
 			memmove(fq->backlog, fq->backlog + n,
 				fq->nr_backlog * sizeof(fq->backlog[0]));
@@ -575,6 +581,9 @@ broken:
 undelivered:
 		/* Not all of it reached the guest: nobody can answer it. */
 		fq->answers[0] = fq->groups[g].cookie;
+		trace_vhost_iommu_page_resp(vi->id, fq->groups[g].endpoint,
+					    fq->groups[g].grpid,
+					    IOMMUFD_PAGE_RESP_INVALID, true);
 		vhost_iommu_group_free(fq, g);
 		vhost_iommu_answer_cookies(vi, fq->answers, 1);
 	}
@@ -752,6 +761,8 @@ u8 vhost_iommu_handle_page_resp(struct vhost_iommu *vi,
 
 	resp.cookie = grp->cookie;
 	resp.code = code;
+	trace_vhost_iommu_page_resp(vi->id, grp->endpoint, grp->grpid, code,
+				    false);
 	ret = vhost_iommu_fault_write(vi, fq->file, &resp, 1, &done);
 	/* -EINVAL: iommufd answered it itself when the device left the HWPT. */
 	if (!ret || ret == -EINVAL)

@@ -13,8 +13,10 @@
 #include <linux/fs.h>
 #include <linux/miscdevice.h>
 #include <linux/module.h>
+#include <linux/pid.h>
 #include <linux/sched/mm.h>
 #include <linux/sched/vhost_task.h>
+#include <linux/seq_file.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <linux/version.h>
@@ -24,6 +26,9 @@
 
 #include "vhost_iommu.h"
 #include "vhost_iommu_test.h"
+
+#define CREATE_TRACE_POINTS
+#include "vhost_iommu_trace.h"
 
 #define VHOST_IOMMU_FEATURES					\
 	(BIT_ULL(VIRTIO_F_VERSION_1) |				\
@@ -219,6 +224,8 @@ static void vhost_iommu_drop_owner(struct vhost_iommu *vi)
 	int i;
 
 	lockdep_assert_held(&vi->mutex);
+	if (vi->owner)
+		vhost_iommu_nl_notify(vi, VHOST_IOMMU_EVENT_OWNER_LOST, -1);
 	vhost_iommu_reset_device(vi);
 	for (i = 0; i < VHOST_IOMMU_VQ_MAX; i++) {
 		struct vhost_iommu_vq *vq = &vi->vqs[i];
@@ -235,6 +242,8 @@ static void vhost_iommu_drop_owner(struct vhost_iommu *vi)
 	if (vi->owner)
 		mmdrop(vi->owner);
 	vi->owner = NULL;
+	put_pid(vi->owner_pid);
+	vi->owner_pid = NULL;
 	vi->work = 0;
 	vi->run = VHOST_IOMMU_RUN_AUTO;
 }
@@ -300,6 +309,7 @@ static long vhost_iommu_set_owner(struct vhost_iommu *vi)
 	}
 	vi->owner = current->mm;
 	mmgrab(vi->owner);
+	vi->owner_pid = get_pid(task_tgid(current));
 	rcu_assign_pointer(vi->worker, worker);
 	vhost_task_start(worker);
 out:
@@ -579,6 +589,7 @@ static long vhost_iommu_owner_ioctl(struct vhost_iommu *vi, unsigned int cmd,
 		return vhost_iommu_complete_request(vi, arg);
 	case VHOST_IOMMU_RESET_DEVICE:
 		vhost_iommu_reset_device(vi);
+		vhost_iommu_nl_notify(vi, VHOST_IOMMU_EVENT_RESET, -1);
 		return 0;
 	case VHOST_IOMMU_GET_STATS:
 		return vhost_iommu_get_stats(vi, arg);
@@ -644,7 +655,7 @@ static __poll_t vhost_iommu_poll(struct file *file, poll_table *wait)
 static int vhost_iommu_open(struct inode *inode, struct file *file)
 {
 	struct vhost_iommu *vi;
-	int i;
+	int i, ret;
 
 	vi = kvzalloc(sizeof(*vi), GFP_KERNEL_ACCOUNT);
 	if (!vi)
@@ -664,6 +675,11 @@ static int vhost_iommu_open(struct inode *inode, struct file *file)
 		init_poll_funcptr(&vq->kick_pt, vhost_iommu_kick_queue);
 	}
 	vhost_iommu_default_config(vi);
+	ret = vhost_iommu_nl_add(vi);
+	if (ret) {
+		kvfree(vi);
+		return ret;
+	}
 	file->private_data = vi;
 	return stream_open(inode, file);
 }
@@ -676,6 +692,8 @@ static int vhost_iommu_release(struct inode *inode, struct file *file)
 {
 	struct vhost_iommu *vi = file->private_data;
 
+	/* Out of netlink's sight first: a dump never meets a dying device. */
+	vhost_iommu_nl_del(vi);
 	vhost_iommu_stop_worker(vi);
 	mutex_lock(&vi->mutex);
 	vhost_iommu_drop_owner(vi);
@@ -685,6 +703,14 @@ static int vhost_iommu_release(struct inode *inode, struct file *file)
 	return 0;
 }
 
+/* The device's netlink ID, for an operator matching fds to devices. */
+static void vhost_iommu_show_fdinfo(struct seq_file *m, struct file *file)
+{
+	struct vhost_iommu *vi = file->private_data;
+
+	seq_printf(m, "vhost-iommu-id:\t%u\n", vi->id);
+}
+
 static const struct file_operations vhost_iommu_fops = {
 	.owner = THIS_MODULE,
 	.open = vhost_iommu_open,
@@ -692,10 +718,18 @@ static const struct file_operations vhost_iommu_fops = {
 	.unlocked_ioctl = vhost_iommu_ioctl,
 	.compat_ioctl = compat_ptr_ioctl,
 	.poll = vhost_iommu_poll,
+	.show_fdinfo = vhost_iommu_show_fdinfo,
 };
 
+/*
+ * A fixed minor lets kmod create the node at boot (modules.devname) and
+ * load the module on its first open. It is not assigned upstream: if
+ * another driver holds it, the device still comes up with a dynamic one.
+ */
+#define VHOST_IOMMU_MINOR	248
+
 static struct miscdevice vhost_iommu_misc = {
-	.minor = MISC_DYNAMIC_MINOR,
+	.minor = VHOST_IOMMU_MINOR,
 	.name = "vhost-iommu",
 	.fops = &vhost_iommu_fops,
 	.mode = 0600,
@@ -708,9 +742,25 @@ static int __init vhost_iommu_init(void)
 	ret = vhost_iommu_testhooks_init();
 	if (ret)
 		return ret;
-	ret = misc_register(&vhost_iommu_misc);
+	/* Before the first open: devices notify the family from then on. */
+	ret = vhost_iommu_nl_init();
 	if (ret)
-		vhost_iommu_testhooks_exit();
+		goto err_hooks;
+	ret = misc_register(&vhost_iommu_misc);
+	if (ret == -EBUSY) {
+		pr_info("misc minor %d is taken; using a dynamic one\n",
+			VHOST_IOMMU_MINOR);
+		vhost_iommu_misc.minor = MISC_DYNAMIC_MINOR;
+		ret = misc_register(&vhost_iommu_misc);
+	}
+	if (ret)
+		goto err_nl;
+	return 0;
+
+err_nl:
+	vhost_iommu_nl_exit();
+err_hooks:
+	vhost_iommu_testhooks_exit();
 	return ret;
 }
 module_init(vhost_iommu_init);
@@ -718,10 +768,13 @@ module_init(vhost_iommu_init);
 static void __exit vhost_iommu_exit(void)
 {
 	misc_deregister(&vhost_iommu_misc);
+	vhost_iommu_nl_exit();
 	vhost_iommu_testhooks_exit();
 }
 module_exit(vhost_iommu_exit);
 
+MODULE_ALIAS_MISCDEV(VHOST_IOMMU_MINOR);
 MODULE_ALIAS("devname:vhost-iommu");
+MODULE_VERSION(VHOST_IOMMU_VERSION);
 MODULE_DESCRIPTION("Host kernel accelerator for virtio-iommu");
 MODULE_LICENSE("GPL");

@@ -18,6 +18,7 @@
 #include <kunit/visibility.h>
 
 #include "vhost_iommu.h"
+#include "vhost_iommu_trace.h"
 
 /* iommufd's selftest mock driver's invalidation data type (test ABI). */
 #define VHOST_IOMMU_HWPT_INVALIDATE_DATA_SELFTEST	0xdeadbeef
@@ -227,6 +228,7 @@ void vhost_iommu_vq_mark_broken(struct vhost_iommu *vi,
 	vq->broken = true;
 	vi->stats.out_broken++;
 	pr_debug("queue %u broken\n", vq->index);
+	vhost_iommu_nl_notify(vi, VHOST_IOMMU_EVENT_BROKEN, vq->index);
 	if (vq->err)
 		eventfd_signal(vq->err);
 }
@@ -295,10 +297,13 @@ int vhost_iommu_complete(struct vhost_iommu *vi, u16 head,
 }
 
 /* Used length 0, nothing written: what the spec asks for an unparsable request. */
-static void vhost_iommu_complete_empty(struct vhost_iommu *vi, u16 head)
+static void vhost_iommu_complete_empty(struct vhost_iommu *vi, u16 head,
+				       u8 type)
 {
 	struct vhost_iommu_vq *vq = &vi->vqs[VHOST_IOMMU_VQ_REQUEST];
 
+	trace_vhost_iommu_req_complete(vi->id, head, type, 0, 0,
+				       VHOST_IOMMU_PATH_DEVICE);
 	if (vhost_iommu_vq_add_used(vq, head, 0)) {
 		vhost_iommu_vq_mark_broken(vi, vq);
 		return;
@@ -308,7 +313,7 @@ static void vhost_iommu_complete_empty(struct vhost_iommu *vi, u16 head)
 }
 
 /* The iommufd data type of each invalidation format. */
-static u32 vhost_iommu_inval_data_type(u32 format)
+u32 vhost_iommu_inval_data_type(u32 format)
 {
 	switch (format) {
 	case VHOST_IOMMU_INV_FORMAT_SELFTEST:
@@ -346,6 +351,9 @@ static void vhost_iommu_batch_complete(struct vhost_iommu *vi,
 	u32 i;
 
 	vi->stats.out_invalidations++;
+	trace_vhost_iommu_req_complete(vi->id, r->head,
+				       VIRTIO_IOMMU_T_INVALIDATE, status,
+				       r->out_len, VHOST_IOMMU_PATH_FAST);
 	vhost_iommu_count_ua(vi, r->nr_tail);
 	for (i = 0; i < r->nr_tail; i++) {
 		if (copy_to_user(u64_to_user_ptr(r->tail[i].hva), p,
@@ -377,7 +385,7 @@ static void vhost_iommu_inval_flush(struct vhost_iommu *vi)
 {
 	struct vhost_iommu_batch *b = &vi->batch;
 	const struct vhost_iommu_binding *bind = b->binding;
-	u32 r = 0, len, type, first, end;
+	u32 r = 0, len, type, first, end, calls = 0, errors = 0;
 	bool single = false;
 	int ret;
 
@@ -398,12 +406,14 @@ static void vhost_iommu_inval_flush(struct vhost_iommu *vi)
 							  b->entries + first * len,
 							  len, end - first);
 			vi->stats.out_inval_batches++;
+			calls++;
 		}
 		if (ret && end == first + q->nr_entries) {
 			/* The call held this request's entries only. */
 			pr_debug("invalidation of object %u failed: %d\n",
 				 bind->object_id, ret);
 			vi->stats.out_inval_errors++;
+			errors++;
 			vhost_iommu_batch_complete(vi, q,
 						   vhost_iommu_errno_status(ret));
 			r++;
@@ -418,6 +428,8 @@ static void vhost_iommu_inval_flush(struct vhost_iommu *vi)
 			vhost_iommu_batch_complete(vi, &b->reqs[r++],
 						   VIRTIO_IOMMU_S_OK);
 	}
+	trace_vhost_iommu_inval_batch(vi->id, bind->object_id, b->nr_reqs,
+				      b->nr_entries, calls, errors);
 	b->nr_reqs = 0;
 	b->nr_entries = 0;
 	b->binding = NULL;
@@ -454,6 +466,10 @@ static void vhost_iommu_handle_inval(struct vhost_iommu *vi,
 		vhost_iommu_inval_flush(vi);
 		vi->stats.out_invalidations++;
 		vi->stats.out_rejected++;
+		trace_vhost_iommu_req_complete(vi->id, chain->head,
+					       VIRTIO_IOMMU_T_INVALIDATE, status,
+					       chain->out_len,
+					       VHOST_IOMMU_PATH_FAST);
 		vhost_iommu_complete(vi, chain->head, chain, 0, status);
 		return;
 	}
@@ -496,8 +512,8 @@ static void vhost_iommu_handle_one(struct vhost_iommu *vi,
 {
 	struct vhost_iommu_req_layout layout;
 	u8 *buf = vi->req;
+	u8 type = 0, path;
 	int status;
-	u8 type;
 
 	if (chain->in_len < sizeof(struct virtio_iommu_req_head) ||
 	    chain->out_len < sizeof(struct virtio_iommu_req_tail))
@@ -519,29 +535,40 @@ static void vhost_iommu_handle_one(struct vhost_iommu *vi,
 		status = vhost_iommu_req_check(type, buf, vi->features,
 					       &vi->config);
 	if (status == VHOST_IOMMU_FAST_INVAL) {
+		trace_vhost_iommu_req_dispatch(vi->id, chain->head, type,
+					       VHOST_IOMMU_PATH_FAST);
 		vhost_iommu_handle_inval(vi, chain, buf);
 		return;
 	}
 	/* Completions stay in ring order: batched invalidations first. */
 	vhost_iommu_inval_flush(vi);
-	if (status == VHOST_IOMMU_FAST_PAGE_RESP)
-		status = vhost_iommu_handle_page_resp(vi, (void *)buf);
 	if (status == VHOST_IOMMU_TO_VMM) {
+		trace_vhost_iommu_req_dispatch(vi->id, chain->head, type,
+					       VHOST_IOMMU_PATH_VMM);
 		vi->stats.out_slow_path++;
 		/* The VMM sees what came before it completed. */
 		vhost_iommu_vq_signal(&vi->vqs[VHOST_IOMMU_VQ_REQUEST]);
 		vhost_iommu_park(vi, type, buf, layout.readable, chain);
 		return;
 	}
+	path = status == VHOST_IOMMU_FAST_PAGE_RESP ? VHOST_IOMMU_PATH_FAST :
+						      VHOST_IOMMU_PATH_DEVICE;
+	trace_vhost_iommu_req_dispatch(vi->id, chain->head, type, path);
+	if (status == VHOST_IOMMU_FAST_PAGE_RESP)
+		status = vhost_iommu_handle_page_resp(vi, (void *)buf);
 	if (status != VIRTIO_IOMMU_S_OK)
 		vi->stats.out_rejected++;
 	if (type == VIRTIO_IOMMU_T_INVALIDATE)
 		vi->stats.out_invalidations++;
+	trace_vhost_iommu_req_complete(vi->id, chain->head, type, status,
+				       chain->out_len, path);
 	vhost_iommu_complete(vi, chain->head, chain, 0, status);
 	return;
 empty:
+	trace_vhost_iommu_req_dispatch(vi->id, chain->head, type,
+				       VHOST_IOMMU_PATH_DEVICE);
 	vhost_iommu_inval_flush(vi);
-	vhost_iommu_complete_empty(vi, chain->head);
+	vhost_iommu_complete_empty(vi, chain->head, type);
 	return;
 fault:
 	vhost_iommu_inval_flush(vi);

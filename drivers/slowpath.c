@@ -12,6 +12,7 @@
 #include <linux/uaccess.h>
 
 #include "vhost_iommu.h"
+#include "vhost_iommu_trace.h"
 
 /**
  * vhost_iommu_park() - hand a request to the VMM
@@ -158,6 +159,8 @@ long vhost_iommu_complete_request(struct vhost_iommu *vi, void __user *arg)
 		goto done;
 	}
 complete:
+	trace_vhost_iommu_req_complete(vi->id, p->chain.head, p->type, c.status,
+				       p->chain.out_len, VHOST_IOMMU_PATH_VMM);
 	/* The rest of the property buffer is zero-filled with the tail. */
 	vhost_iommu_complete(vi, p->chain.head, &p->chain, c.payload_len,
 			     c.status);

@@ -27,6 +27,7 @@
 #include <linux/virtio_iommu.h>
 #include <linux/virtio_ring.h>
 #include <linux/vhost_iommu.h>
+#include <linux/vhost_iommu_netlink.h>
 #include <linux/wait.h>
 #include <linux/xarray.h>
 
@@ -281,11 +282,11 @@ struct vhost_iommu_group {
 };
 
 /**
- * struct vhost_iommu_event - a record waiting for an event buffer
+ * struct vhost_iommu_backlog_rec - a record waiting for an event buffer
  * @rec: the record as the guest gets it
  * @group: its group, an index into &vhost_iommu_faultq.groups
  */
-struct vhost_iommu_event {
+struct vhost_iommu_backlog_rec {
 	struct virtio_iommu_page_req rec;
 	u32 group;
 };
@@ -321,7 +322,7 @@ struct vhost_iommu_faultq {
 	u32 groups_end;
 	struct vhost_iommu_group groups[VHOST_IOMMU_MAX_PAGE_GROUPS];
 	u32 nr_backlog;
-	struct vhost_iommu_event backlog[VHOST_IOMMU_MAX_EVENT_BACKLOG];
+	struct vhost_iommu_backlog_rec backlog[VHOST_IOMMU_MAX_EVENT_BACKLOG];
 	u32 answers[VHOST_IOMMU_FAULT_BUF_RECORDS];
 	u32 nr_retry;
 	u32 retry[VHOST_IOMMU_FAULT_BUF_RECORDS];
@@ -331,14 +332,17 @@ struct vhost_iommu_faultq {
 };
 
 /*
- * VHOST_IOMMU_SET_RUNNING states. A device that never got the ioctl runs
- * once set up and may be reconfigured as it runs; once started with it,
- * its rings are fixed until it is stopped, as vhost's are.
+ * VHOST_IOMMU_SET_RUNNING states are enum vhost_iommu_run of the netlink
+ * uAPI. A device that never got the ioctl runs once set up and may be
+ * reconfigured as it runs; once started with it, its rings are fixed until
+ * it is stopped, as vhost's are.
  */
+
+/* Who answered a request, for the tracepoints. */
 enum {
-	VHOST_IOMMU_RUN_AUTO,
-	VHOST_IOMMU_RUN_STOPPED,
-	VHOST_IOMMU_RUN_STARTED,
+	VHOST_IOMMU_PATH_DEVICE,	/* the device itself: malformed, invalid */
+	VHOST_IOMMU_PATH_FAST,		/* INVALIDATE, PAGE_RESP in the kernel */
+	VHOST_IOMMU_PATH_VMM,		/* the slow path */
 };
 
 /* Work bits, set by wake-ups and consumed by the worker. */
@@ -350,8 +354,10 @@ enum {
 
 /**
  * struct vhost_iommu - one open instance of /dev/vhost-iommu
- * @mutex: serializes everything below but @work and @poll_wq
+ * @mutex: serializes everything below but @id, @work and @poll_wq
+ * @id: the device's number in the netlink family and in fdinfo
  * @owner: the owner's mm (grabbed, not pinned); NULL until SET_OWNER
+ * @owner_pid: the owner's thread group, for netlink; NULL with @owner
  * @worker: the worker thread, in the owner's process; RCU for wake-ups
  * @work: VHOST_IOMMU_WORK_* bits
  * @run: VHOST_IOMMU_RUN_*, what VHOST_IOMMU_SET_RUNNING said last
@@ -382,7 +388,9 @@ enum {
  */
 struct vhost_iommu {
 	struct mutex mutex;	/* see the top of this file */
+	u32 id;
 	struct mm_struct *owner;
+	struct pid *owner_pid;
 	struct vhost_task __rcu *worker;
 	unsigned long work;
 	u8 run;
@@ -449,6 +457,13 @@ void vhost_iommu_wake(struct vhost_iommu *vi, int bit);
 int vhost_iommu_copy_arg(void *dst, size_t ksize, size_t minsz,
 			 void __user *arg, u32 *usize);
 
+/* netlink.c */
+int vhost_iommu_nl_init(void);
+void vhost_iommu_nl_exit(void);
+int vhost_iommu_nl_add(struct vhost_iommu *vi);
+void vhost_iommu_nl_del(struct vhost_iommu *vi);
+void vhost_iommu_nl_notify(struct vhost_iommu *vi, u32 event, int queue);
+
 /* request.c */
 int vhost_iommu_req_layout(u8 type, u64 features, u32 probe_size,
 			   struct vhost_iommu_req_layout *layout);
@@ -457,6 +472,7 @@ int vhost_iommu_req_check(u8 type, const void *req, u64 features,
 bool vhost_iommu_vq_running(const struct vhost_iommu *vi,
 			    const struct vhost_iommu_vq *vq);
 bool vhost_iommu_handle_requests(struct vhost_iommu *vi);
+u32 vhost_iommu_inval_data_type(u32 format);
 int vhost_iommu_complete(struct vhost_iommu *vi, u16 head,
 			 const struct vhost_iommu_chain *chain, u32 written,
 			 u8 status);

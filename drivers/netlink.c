@@ -117,9 +117,11 @@ static int vhost_iommu_nl_put_endpoints(struct sk_buff *skb,
 		nest = nla_nest_start(skb, VHOST_IOMMU_A_DEV_ENDPOINT);
 		if (!nest)
 			return -EMSGSIZE;
-		if (nla_put_u32(skb, VHOST_IOMMU_A_ENDPOINT_ID, ep->dev_id) ||
+		if (nla_put_u32(skb, VHOST_IOMMU_A_ENDPOINT_ID, idx) ||
 		    nla_put_uint(skb, VHOST_IOMMU_A_ENDPOINT_VIRT_ID,
-				 ep->virt_id)) {
+				 ep->virt_id) ||
+		    nla_put_u32(skb, VHOST_IOMMU_A_ENDPOINT_DEV_ID,
+				ep->dev_id)) {
 			nla_nest_cancel(skb, nest);
 			return -EMSGSIZE;
 		}
@@ -236,7 +238,7 @@ static size_t vhost_iommu_nl_dev_size(const struct vhost_iommu *vi)
 {
 	size_t queue = nla_total_size(0) + 5 * nla_total_size(sizeof(u32)) +
 		       2 * nla_total_size(0);
-	size_t ep = nla_total_size(0) + nla_total_size(sizeof(u32)) +
+	size_t ep = nla_total_size(0) + 2 * nla_total_size(sizeof(u32)) +
 		    nla_total_size(sizeof(u64));
 	size_t bind = nla_total_size(0) + 4 * nla_total_size(sizeof(u32));
 

@@ -406,7 +406,7 @@ struct vhost_iommu_config {
  * VHOST_IOMMU_SET_CONFIG); such requests never reach the VMM.
  *
  * Errors: -EAGAIN when no request waits; -EMSGSIZE when @buf_len is
- * smaller than the readable part (the out_ fields are still written and
+ * smaller than the readable part (the output fields are still written and
  * the request stays pending).
  */
 struct vhost_iommu_request {

@@ -12,6 +12,10 @@
 /**
  * enum vhost_iommu_run - What VHOST_IOMMU_SET_RUNNING said last.
  * @VHOST_IOMMU_RUN_AUTO: never set; the device runs once set up
+ * @VHOST_IOMMU_RUN_STOPPED: stopped; the worker reads no queue until started
+ *   again
+ * @VHOST_IOMMU_RUN_STARTED: started; the rings are fixed until the device is
+ *   stopped
  */
 enum vhost_iommu_run {
 	VHOST_IOMMU_RUN_AUTO,
@@ -49,6 +53,7 @@ enum {
 enum {
 	VHOST_IOMMU_A_ENDPOINT_ID = 1,
 	VHOST_IOMMU_A_ENDPOINT_VIRT_ID,
+	VHOST_IOMMU_A_ENDPOINT_DEV_ID,
 
 	__VHOST_IOMMU_A_ENDPOINT_MAX,
 	VHOST_IOMMU_A_ENDPOINT_MAX = (__VHOST_IOMMU_A_ENDPOINT_MAX - 1)

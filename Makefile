@@ -19,7 +19,8 @@ KDIR_IS_TEST_KERNEL := 1
 endif
 endif
 
-.PHONY: all modules kernel selftests run check coverage fuzz bench static clean help
+.PHONY: all modules kernel selftests run check coverage fuzz bench static clean help \
+	install uninstall
 
 all: modules
 
@@ -66,6 +67,42 @@ fuzz:
 		tools/vm/run.sh --mode check --variant $(VARIANT) --tests robust-fuzz \
 		--timeout $$(( 900 + $(N) / 500 ))
 
+# make install: the module into /lib/modules/<KDIR's release>/extra, depmod,
+# the udev rule, and the CLI and its man page if built (`make selftests`).
+# DESTDIR=<root> stages everything under <root> (depmod -b <root>);
+# INSTALL_MOD_PATH, INSTALL_MOD_DIR and DEPMOD (DEPMOD=true: skip depmod)
+# as for the kernel's modules_install. Documentation/packaging.rst.
+INSTALL_MOD_PATH ?= $(DESTDIR)
+INSTALL_MOD_DIR ?= extra
+DEPMOD ?= depmod
+UDEVRULESDIR ?= /usr/lib/udev/rules.d
+SBINDIR ?= /usr/sbin
+MAN8DIR ?= /usr/share/man/man8
+# The unit tests are never installed: only vhost_iommu.ko.
+install_moddir = $(INSTALL_MOD_PATH)/lib/modules/$$rel/$(INSTALL_MOD_DIR)
+install_depmod = $(DEPMOD) $(if $(INSTALL_MOD_PATH),-b $(INSTALL_MOD_PATH)) $$rel
+
+install: modules
+	@kdir=$(KDIR_NOW); rel=$$(cat $$kdir/include/config/kernel.release) || exit 1; \
+		$(MAKE) -C $$kdir M=$(PWD) INSTALL_MOD_PATH=$(INSTALL_MOD_PATH) \
+			INSTALL_MOD_DIR=$(INSTALL_MOD_DIR) DEPMOD=true modules_install && \
+		rm -f $(install_moddir)/vhost_iommu_kunit.ko* && \
+		$(install_depmod) && \
+		install -D -m 0644 tools/udev/60-vhost-iommu.rules \
+			$(DESTDIR)$(UDEVRULESDIR)/60-vhost-iommu.rules && \
+		if [ -f build/bin/vhost-iommu ]; then \
+			install -D -m 0755 build/bin/vhost-iommu $(DESTDIR)$(SBINDIR)/vhost-iommu; fi && \
+		if [ -f tools/vhost-iommu/vhost-iommu.8 ]; then \
+			install -D -m 0644 tools/vhost-iommu/vhost-iommu.8 $(DESTDIR)$(MAN8DIR)/vhost-iommu.8; fi && \
+		echo "vhost-iommu: installed for $$rel into $(or $(DESTDIR),/)"
+
+uninstall:
+	@kdir=$(KDIR_NOW); rel=$$(cat $$kdir/include/config/kernel.release) || exit 1; \
+		rm -f $(install_moddir)/vhost_iommu.ko* $(install_moddir)/vhost_iommu_kunit.ko* \
+			$(DESTDIR)$(UDEVRULESDIR)/60-vhost-iommu.rules \
+			$(DESTDIR)$(SBINDIR)/vhost-iommu $(DESTDIR)$(MAN8DIR)/vhost-iommu.8 && \
+		$(install_depmod)
+
 clean:
 	@if [ -f $(KDIR)/Makefile ]; then $(MAKE) -C $(KDIR) M=$(PWD) clean; fi
 	$(MAKE) -C selftests clean
@@ -74,6 +111,7 @@ clean:
 
 help:
 	@echo "make            build vhost_iommu.ko against KDIR (default: running kernel if it has iommufd, else the test kernel)"
+	@echo "make install    install the module (depmod), udev rule, CLI; DESTDIR= stages"
 	@echo "make kernel     build the test kernel (VARIANT=debug|fast) into ~/.cache/vhost-iommu"
 	@echo "make run        boot the test kernel in QEMU, load the module, show it working"
 	@echo "make check      static checks + every test in the VM on the debug test kernel"

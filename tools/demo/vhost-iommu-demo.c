@@ -16,13 +16,20 @@
  * an iommufd fault queue, which the VMM hands to the device. A page
  * request the mock issues reaches the guest's event queue as a 48-byte
  * record, and the guest's PAGE_RESP goes back to iommufd, both without
- * the VMM. Exits non-zero if anything is not as expected.
+ * the VMM.
+ *
+ * At the end, while the device is still open, the vhost-iommu CLI found
+ * next to the demo shows the device and its counters over netlink (a note
+ * instead if the CLI or the device's ID in fdinfo is missing). Exits
+ * non-zero if anything is not as expected, the CLI's exit status included.
  */
 #include <endian.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "iommufd_mock.h"
@@ -444,6 +451,88 @@ static void guest_page_request(struct vg_vq *rq, struct vg_vq *eq,
 		   VIRTIO_IOMMU_S_INVAL, &req);
 }
 
+/* The device's netlink ID, from the fdinfo of @fd; 0 if not shown. */
+static unsigned int vmm_dev_id(int fd)
+{
+	unsigned int id = 0;
+	char line[128];
+	FILE *f;
+
+	snprintf(line, sizeof(line), "/proc/self/fdinfo/%d", fd);
+	f = fopen(line, "r");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "vhost-iommu-id: %u", &id) == 1)
+			break;
+	}
+	fclose(f);
+	return id;
+}
+
+/* Runs "@cli @cmd @id", its output going where the demo's goes. */
+static void vmm_run_cli(const char *cli, const char *cmd, unsigned int id)
+{
+	char arg[16];
+	int status;
+	pid_t pid;
+
+	snprintf(arg, sizeof(arg), "%u", id);
+	printf("vmm: vhost-iommu %s %s\n", cmd, arg);
+	fflush(stdout);
+	pid = fork();
+	if (pid < 0) {
+		fail("fork", -errno);
+		return;
+	}
+	if (!pid) {
+		execl(cli, "vhost-iommu", cmd, arg, (char *)NULL);
+		_exit(127);
+	}
+	if (waitpid(pid, &status, 0) < 0) {
+		fail("waitpid", -errno);
+		return;
+	}
+	if (!WIFEXITED(status) || WEXITSTATUS(status)) {
+		printf("demo: FAILED: vhost-iommu %s %s: status %#x\n", cmd, arg,
+		       status);
+		failures++;
+	}
+}
+
+/* The device as a host operator sees it: the CLI beside this program. */
+static void vmm_show_cli(int fd)
+{
+	static const char name[] = "vhost-iommu";
+	char cli[PATH_MAX];
+	unsigned int id;
+	ssize_t len;
+	char *slash;
+
+	id = vmm_dev_id(fd);
+	if (!id) {
+		printf("vmm: no vhost-iommu-id in /proc/self/fdinfo/%d: CLI not run\n",
+		       fd);
+		return;
+	}
+	len = readlink("/proc/self/exe", cli, sizeof(cli) - sizeof(name));
+	if (len < 0) {
+		fail("readlink /proc/self/exe", -errno);
+		return;
+	}
+	cli[len] = '\0';
+	slash = strrchr(cli, '/');
+	if (!slash)
+		return;
+	memcpy(slash + 1, name, sizeof(name));
+	if (access(cli, X_OK)) {
+		printf("vmm: device %u; no %s to show it with\n", id, cli);
+		return;
+	}
+	vmm_run_cli(cli, "show", id);
+	vmm_run_cli(cli, "stats", id);
+}
+
 int main(void)
 {
 	struct imock_world w = { .fd = -1 };
@@ -514,6 +603,7 @@ int main(void)
 		       (unsigned long long)st.out_page_resps,
 		       (unsigned long long)st.out_page_req_invalid);
 	}
+	vmm_show_cli(fd);
 	/* The device first: it holds a reference on the iommufd. */
 	close(fd);
 	if (fault_fd >= 0)

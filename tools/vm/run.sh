@@ -42,6 +42,7 @@ command -v qemu-system-x86_64 >/dev/null || need+=(qemu-system-x86)
 applets=$(/bin/busybox --list 2>/dev/null || true)
 grep -qx insmod <<<"$applets" || need+=(busybox-static)
 command -v cpio >/dev/null || need+=(cpio)
+[ -f /usr/include/libmnl/libmnl.h ] || need+=(libmnl-dev)
 if [ ${#need[@]} -gt 0 ]; then
 	echo "run.sh: installing ${need[*]}" >&2
 	apt-get update -qq >&2
@@ -79,6 +80,30 @@ for t in "$top"/build/selftests/*; do
 	expect+=("$n")
 done
 cp "$top"/build/bin/* "$root/vhi/bin/" 2>/dev/null || true
+# Those linked dynamically (the CLI: Debian ships no libmnl.a) come with
+# their shared libraries.
+for b in "$top"/build/bin/*; do
+	libs=$(ldd "$b" 2>/dev/null | grep -o '/[^ ]*') || continue
+	for lib in $libs; do cp -L --parents "$lib" "$root/"; done
+done
+# Suite packaging: the module installed as `make install` does it (depmod's
+# indexes included), and the host's kmod, with its libraries, at the
+# kernel's modprobe path so an open of /dev/vhost-iommu can load it.
+if wanted packaging; then
+	# depmod's warnings about the kernel's own indexes, absent here, dropped.
+	make -s -C "$top" KDIR="$kdir" install DESTDIR="$root" 2>&1 |
+		{ grep -v 'could not open modules\.' || true; } >&2
+	kmod_bin=$(readlink -f "$(command -v kmod)") || {
+		echo "run.sh: suite packaging needs the host's kmod" >&2
+		exit 1
+	}
+	mkdir -p "$root/sbin"
+	cp "$kmod_bin" "$root/sbin/kmod"
+	for l in modprobe modinfo depmod; do ln -s kmod "$root/sbin/$l"; done
+	ldd "$kmod_bin" | grep -o '/[^ ]*' | while read -r lib; do
+		cp -L --parents "$lib" "$root/"
+	done
+fi
 cp "$top/tools/vm/init" "$root/init"
 echo "$mode" >"$root/vhi/mode"
 [ $coverage -eq 1 ] && echo 1 >"$root/vhi/coverage"

@@ -69,9 +69,32 @@ kerneldoc() {
 	[ -z "$out" ]
 }
 
+# The generated documentation matches the uAPI headers and the netlink
+# spec, and is valid reStructuredText.
+uapidoc() {
+	tools/docs/gen-uapi.sh --check "$kdir"
+}
+
+netlinkdoc() {
+	tools/docs/gen-netlink-rst.sh --check "$kdir"
+}
+
+# The netlink tables and header are what the kernel's YNL generator makes
+# of Documentation/netlink/specs/vhost-iommu.yaml.
+ynlgen() {
+	tools/netlink/ynl-gen.sh --check "$kdir"
+}
+
 static checkpatch checkpatch
 static sparse sparse_w1
+static ynl-gen ynlgen
 static kernel-doc kerneldoc
+static uapi-doc uapidoc
+static netlink-doc netlinkdoc
+# Packaging: dkms.conf's version is Kbuild's; DKMS and make install into a
+# staging root (Documentation/packaging.rst).
+static dkms-version tools/packaging/check.sh version
+static dkms tools/packaging/check.sh dkms "$kdir"
 echo "SUITE static: $passed passed, $failed failed, 0 skipped"
 for n in "${static_notes[@]}"; do echo "  $n"; done
 

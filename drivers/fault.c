@@ -589,6 +589,19 @@ undelivered:
 	}
 }
 
+/* A group the device answers INVALID as it arrives, for the tracepoint. */
+static void vhost_iommu_trace_refused(struct vhost_iommu *vi,
+				      const struct iommu_hwpt_pgfault *pf)
+{
+	u32 endpoint = U32_MAX;
+
+	if (!trace_vhost_iommu_page_resp_enabled())
+		return;
+	vhost_iommu_endpoint_of(vi, pf->dev_id, &endpoint);
+	trace_vhost_iommu_page_resp(vi->id, endpoint, pf->grpid,
+				    IOMMUFD_PAGE_RESP_INVALID, true);
+}
+
 /* Records @n read into fq->buf: take them group by group. */
 static void vhost_iommu_fault_take(struct vhost_iommu *vi, u32 n)
 {
@@ -607,8 +620,10 @@ static void vhost_iommu_fault_take(struct vhost_iommu *vi, u32 n)
 			nr_answers = 0;
 			vhost_iommu_fault_deliver(vi);
 		}
-		if (!vhost_iommu_fault_take_group(vi, &pf[first], len))
+		if (!vhost_iommu_fault_take_group(vi, &pf[first], len)) {
+			vhost_iommu_trace_refused(vi, &pf[first]);
 			fq->answers[nr_answers++] = pf[first].cookie;
+		}
 	}
 	if (nr_answers)
 		vhost_iommu_answer_cookies(vi, fq->answers, nr_answers);
@@ -653,6 +668,7 @@ static int vhost_iommu_fault_take_big(struct vhost_iommu *vi)
 				;
 			if (!j) {
 				/* Larger than the window: answer it, skip it. */
+				vhost_iommu_trace_refused(vi, &pf[0]);
 				fq->answers[0] = pf[0].cookie;
 				vhost_iommu_answer_cookies(vi, fq->answers, 1);
 				while (pos + k < total &&

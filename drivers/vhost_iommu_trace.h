@@ -88,7 +88,10 @@ TRACE_EVENT(vhost_iommu_page_req,
 	    TP_printk("dev=%u endpoint=%u grpid=%u records=%u", __entry->dev,
 		      __entry->endpoint, __entry->grpid, __entry->records));
 
-/* by_device: the device answered (INVALID), not the guest */
+/*
+ * by_device: the device answered (INVALID), not the guest; endpoint is
+ * U32_MAX for a group from a device with no endpoint registered.
+ */
 TRACE_EVENT(vhost_iommu_page_resp,
 	    TP_PROTO(u32 dev, u32 endpoint, u16 grpid, u32 code,
 		     bool by_device),

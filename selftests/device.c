@@ -780,9 +780,10 @@ TEST_F(vdev, unowned_file_allows_only_get_features_and_set_owner)
 	EXPECT_EQ(0, vhi_get_features(fd, &f));
 	EXPECT_EQ(ALL_FEATURES, f);
 	EXPECT_EQ(0, vhi_get_backend_features(fd, &f));
-	for (i = 0; i < ARRAY_SIZE(owner_ops); i++)
+	for (i = 0; i < ARRAY_SIZE(owner_ops); i++) {
 		EXPECT_EQ(-EPERM, owner_ops[i].fn(self, fd))
 			TH_LOG("%s before SET_OWNER", op_name(i));
+	}
 	EXPECT_EQ(0, vhi_set_owner(fd));
 	EXPECT_EQ(0, vhi_get_stats(fd, &st));
 	close(fd);
@@ -819,9 +820,10 @@ TEST_F(vdev, other_process_gets_eperm)
 	}
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
 	ASSERT_TRUE(WIFEXITED(status));
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		EXPECT_EQ(-EPERM, res[i])
 			TH_LOG("%s from another process", op_name(i));
+	}
 	EXPECT_EQ(0, res[n]);
 	EXPECT_EQ(0, res[n + 1]);
 	/* The device has an owner: another one cannot take it. */
@@ -1043,9 +1045,10 @@ TEST_F(vdev, set_vring_num_limits)
 		EXPECT_EQ(-EINVAL, vhi_set_vring_num(fd, 1, bad[i]))
 			TH_LOG("num %u", bad[i]);
 	}
-	for (i = 0; i < ARRAY_SIZE(good); i++)
+	for (i = 0; i < ARRAY_SIZE(good); i++) {
 		EXPECT_EQ(0, vhi_set_vring_num(fd, 0, good[i]))
 			TH_LOG("num %u", good[i]);
+	}
 	close(fd);
 }
 
@@ -1102,9 +1105,10 @@ TEST_F(vdev, vring_files_closed_fd_ebadf)
 	ASSERT_LE(0, closed);
 	close(closed);
 	for (q = 0; q < VHOST_IOMMU_VQ_MAX; q++)
-		for (i = 0; i < ARRAY_SIZE(file_ops); i++)
+		for (i = 0; i < ARRAY_SIZE(file_ops); i++) {
 			EXPECT_EQ(-EBADF, file_ops[i].fn(self->fd, q, closed))
 				TH_LOG("%s on queue %u", file_op_name(i), q);
+		}
 }
 
 TEST_F(vdev, vring_files_not_eventfd_einval)
@@ -1114,9 +1118,10 @@ TEST_F(vdev, vring_files_not_eventfd_einval)
 
 	ASSERT_EQ(0, pipe(p));
 	for (q = 0; q < VHOST_IOMMU_VQ_MAX; q++)
-		for (i = 0; i < ARRAY_SIZE(file_ops); i++)
+		for (i = 0; i < ARRAY_SIZE(file_ops); i++) {
 			EXPECT_EQ(-EINVAL, file_ops[i].fn(self->fd, q, p[0]))
 				TH_LOG("%s on queue %u", file_op_name(i), q);
+		}
 	close(p[0]);
 	close(p[1]);
 }
@@ -1126,9 +1131,10 @@ TEST_F(vdev, vring_files_minus_one_unbinds)
 	unsigned int i, q;
 
 	for (q = 0; q < VHOST_IOMMU_VQ_MAX; q++)
-		for (i = 0; i < ARRAY_SIZE(file_ops); i++)
+		for (i = 0; i < ARRAY_SIZE(file_ops); i++) {
 			EXPECT_EQ(0, file_ops[i].fn(self->fd, q, -1))
 				TH_LOG("%s on queue %u", file_op_name(i), q);
+		}
 }
 
 TEST_F(vdev, unbound_kick_does_not_run_queue)
@@ -1410,11 +1416,12 @@ TEST_F(vdev, ext_struct_bad_pointer_efault)
 	pend_probe(_metadata, self, &req, &r);
 	for (k = EXT_CONFIG; k <= EXT_STATS; k++) {
 		cmd = ext_prepare(self, k, &a, r.out_cookie, &size);
-		for (i = 0; i < ARRAY_SIZE(bad); i++)
+		for (i = 0; i < ARRAY_SIZE(bad); i++) {
 			EXPECT_EQ(-EFAULT, ioctl(self->fd, cmd, bad[i]) ?
 				  -errno : 0)
 				TH_LOG("%s at %#lx", ext_names[k],
 				       (unsigned long)bad[i]);
+		}
 	}
 
 	/* Pointers inside the structs. */
@@ -2141,7 +2148,7 @@ TEST_F_TIMEOUT(vdev, batch_of_512_requests_completes_in_order, 120)
 	unsigned int i, bad_id = 0, bad_len = 0, bad_status = 0;
 	__u32 id, len;
 
-	for (i = 0; i < ARRAY_SIZE(reqs); i++)
+	for (i = 0; i < ARRAY_SIZE(reqs); i++) {
 		ASSERT_EQ(0, vg_submit(&self->rq, &inv, in, 4,
 				       VG_SUBMIT_NO_PUBLISH, &reqs[i]));
 	vg_publish(&self->rq);
@@ -2150,6 +2157,7 @@ TEST_F_TIMEOUT(vdev, batch_of_512_requests_completes_in_order, 120)
 		ASSERT_EQ(0, vg_wait_used(&self->rq, VG_TIMEOUT_MS, &id, &len))
 			TH_LOG("only %u of %zu completed", i,
 			       ARRAY_SIZE(reqs));
+	}
 		bad_id += id != reqs[i].head;
 		bad_len += len != 4;
 		bad_status += req_status(self, &reqs[i]) !=
@@ -2266,10 +2274,11 @@ TEST_F(vdev, complete_status_out_of_range_einval)
 	unsigned int i;
 
 	pend_attach(_metadata, self, &req, &r);
-	for (i = 0; i < ARRAY_SIZE(bad); i++)
+	for (i = 0; i < ARRAY_SIZE(bad); i++) {
 		EXPECT_EQ(-EINVAL, vhi_complete_request(self->fd, r.out_cookie,
 							bad[i], NULL, 0))
 			TH_LOG("status %u", bad[i]);
+	}
 	/* Still pending; the highest valid status is accepted. */
 	EXPECT_EQ(0, vhi_complete_request(self->fd, r.out_cookie,
 					  VIRTIO_IOMMU_S_NOMEM, NULL, 0));

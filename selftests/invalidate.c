@@ -621,11 +621,12 @@ TEST_F(inval, ext_struct_bad_pointer_efault)
 	unsigned int i, k;
 
 	for (k = 0; k < ARRAY_SIZE(cmds); k++)
-		for (i = 0; i < ARRAY_SIZE(bad); i++)
+		for (i = 0; i < ARRAY_SIZE(bad); i++) {
 			EXPECT_EQ(-EFAULT, ioctl(self->fd, cmds[k], bad[i]) ?
 				  -errno : 0)
 				TH_LOG("%s at %#lx", ext_name(k),
 				       (unsigned long)bad[i]);
+		}
 }
 
 /* ------------------------------------------------------------------ */

@@ -1862,9 +1862,10 @@ TEST_F_TIMEOUT(lt, non_owner_gets_eperm_and_changes_nothing, 60)
 		stranger_main(&s, res);
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
 	ASSERT_TRUE(exited_ok(status));
-	for (i = 0; i < NR_STRANGER_OPS; i++)
+	for (i = 0; i < NR_STRANGER_OPS; i++) {
 		EXPECT_EQ(-EPERM, res->op[i])
 			TH_LOG("%s from another process", stranger_name(i));
+	}
 	EXPECT_EQ(0, res->get_features);
 	EXPECT_EQ(0, res->get_backend_features);
 	EXPECT_EQ(-EBUSY, res->set_owner);

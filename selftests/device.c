@@ -2148,7 +2148,7 @@ TEST_F_TIMEOUT(vdev, batch_of_512_requests_completes_in_order, 120)
 	unsigned int i, bad_id = 0, bad_len = 0, bad_status = 0;
 	__u32 id, len;
 
-	for (i = 0; i < ARRAY_SIZE(reqs); i++) {
+	for (i = 0; i < ARRAY_SIZE(reqs); i++)
 		ASSERT_EQ(0, vg_submit(&self->rq, &inv, in, 4,
 				       VG_SUBMIT_NO_PUBLISH, &reqs[i]));
 	vg_publish(&self->rq);
@@ -2157,7 +2157,6 @@ TEST_F_TIMEOUT(vdev, batch_of_512_requests_completes_in_order, 120)
 		ASSERT_EQ(0, vg_wait_used(&self->rq, VG_TIMEOUT_MS, &id, &len))
 			TH_LOG("only %u of %zu completed", i,
 			       ARRAY_SIZE(reqs));
-	}
 		bad_id += id != reqs[i].head;
 		bad_len += len != 4;
 		bad_status += req_status(self, &reqs[i]) !=

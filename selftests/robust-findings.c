@@ -485,7 +485,7 @@ TEST_F(fnd, multi_record_group_kicked_for_with_event_idx)
 	if (fake_attach(_metadata, self))
 		SKIP(return, "module built without test hooks");
 	/* Two buffers for a group of three. */
-	for (i = 0; i < 2; i++) {
+	for (i = 0; i < 2; i++)
 		ASSERT_EQ(0, vg_post_writable(&self->eq, EV_SIZE, 0, &ev[i]));
 	ASSERT_EQ(0, fake_inject(self->fd, 1, 9, 3));
 	usleep(QUIET_MS * 1000);
@@ -496,7 +496,6 @@ TEST_F(fnd, multi_record_group_kicked_for_with_event_idx)
 	ASSERT_TRUE(post_and_maybe_kick(&self->eq, EV_SIZE))
 		TH_LOG("avail_event %u: the guest is never asked to kick",
 		       vg_avail_event(&self->eq));
-	}
 	for (i = 0; i < 3; i++) {
 		ASSERT_EQ(0, vg_wait_used(&self->eq, VG_TIMEOUT_MS, &id, &len))
 			TH_LOG("record %u of the group not delivered", i);

@@ -1601,30 +1601,11 @@ static void mk_attach(struct virtio_iommu_req_attach *r, __u32 domain)
 	r->endpoint = htole32(ENDPOINT);
 }
 
-/*
- * Sends one request and waits for its used entry: the status byte, 0x100
- * for used length 0, or a negative errno.
- */
+/* One request and its used entry: the status, VG_USED_EMPTY, or -errno. */
 static int guest_send(struct guest *g, const void *body, __u32 in_len,
 		      __u32 out_len)
 {
-	__u32 id = ~0u, len = ~0u;
-	struct vg_req req;
-	__u8 st = 0xff;
-	int ret;
-
-	ret = vg_submit(&g->rq, body, in_len, out_len, 0, &req);
-	if (ret)
-		return ret;
-	ret = vg_wait_used(&g->rq, VG_TIMEOUT_MS, &id, &len);
-	if (ret)
-		return ret;
-	if (id != req.head)
-		return -EPROTO;
-	if (!len)
-		return 0x100;
-	vg_req_status(&g->rq, &req, &st);
-	return st;
+	return vg_roundtrip(&g->rq, body, in_len, out_len, NULL);
 }
 
 static int send_inval(struct guest *g, __u32 domain)
@@ -1663,11 +1644,11 @@ static int send_malformed(struct guest *g)
 /* @n of them: 0 if each came back with used length 0. */
 static int send_malformeds(struct guest *g, unsigned int n)
 {
-	int ret = 0x100;
+	int ret = VG_USED_EMPTY;
 
-	while (n-- && ret == 0x100)
+	while (n-- && ret == VG_USED_EMPTY)
 		ret = send_malformed(g);
-	return ret == 0x100 ? 0 : ret;
+	return ret == VG_USED_EMPTY ? 0 : ret;
 }
 
 /* Queues @body and waits until the VMM can take it: its cookie in *@req. */

@@ -465,28 +465,16 @@ FIXTURE_TEARDOWN(tr)
 	vg_mem_destroy(&self->mem);
 }
 
-/* Submits, waits for the used entry; its status, or 0x100 for length 0. */
+/* One request and its used entry: the status, VG_USED_EMPTY, or -errno. */
 static int send_req(struct _test_data_tr *self, const void *body,
 		    __u32 in_len, __u16 *head)
 {
-	__u32 id = ~0u, len = ~0u;
-	struct vg_req req;
-	__u8 st = 0xff;
+	struct vg_req req = { .head = 0xffff };
 	int ret;
 
-	ret = vg_submit(&self->rq, body, in_len, TAIL_LEN, 0, &req);
-	if (ret)
-		return ret;
+	ret = vg_roundtrip(&self->rq, body, in_len, TAIL_LEN, &req);
 	*head = req.head;
-	ret = vg_wait_used(&self->rq, VG_TIMEOUT_MS, &id, &len);
-	if (ret)
-		return ret;
-	if (id != req.head)
-		return -EPROTO;
-	if (!len)
-		return 0x100;
-	vg_req_status(&self->rq, &req, &st);
-	return st;
+	return ret;
 }
 
 static void mk_inval(struct virtio_iommu_req_invalidate *r, __u32 domain)

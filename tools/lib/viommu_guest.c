@@ -489,6 +489,30 @@ int vg_req_status(const struct vg_vq *vq, const struct vg_req *req,
 	return vg_read(vq->mem, req->out_gpa + req->out_len - 4, status, 1);
 }
 
+int vg_roundtrip(struct vg_vq *vq, const void *body, __u32 in_len,
+		 __u32 out_len, struct vg_req *req)
+{
+	__u32 id = ~0u, len = ~0u;
+	struct vg_req r;
+	__u8 st = 0xff;
+	int ret;
+
+	if (!req)
+		req = &r;
+	ret = vg_submit(vq, body, in_len, out_len, 0, req);
+	if (ret)
+		return ret;
+	ret = vg_wait_used(vq, VG_TIMEOUT_MS, &id, &len);
+	if (ret)
+		return ret;
+	if (id != req->head)
+		return -EPROTO;
+	if (!len)
+		return VG_USED_EMPTY;
+	ret = vg_req_status(vq, req, &st);
+	return ret ? ret : st;
+}
+
 int vg_eventfd_wait(int fd, int timeout_ms, __u64 *count)
 {
 	struct pollfd p = { .fd = fd, .events = POLLIN };

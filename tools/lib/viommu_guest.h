@@ -165,6 +165,15 @@ int vg_wait_used(struct vg_vq *vq, int timeout_ms, __u32 *id,
 int vg_req_status(const struct vg_vq *vq, const struct vg_req *req,
 		  __u8 *status);
 
+/*
+ * One request, end to end: submit it, kick, wait for its used entry.
+ * Returns its status byte, VG_USED_EMPTY for used length 0, or -errno
+ * (-EPROTO when another request was used first). @req may be NULL.
+ */
+#define VG_USED_EMPTY	0x100
+int vg_roundtrip(struct vg_vq *vq, const void *body, __u32 in_len,
+		 __u32 out_len, struct vg_req *req);
+
 /* Raw ring access, for building corrupt rings. */
 __u16 vg_desc_alloc(struct vg_vq *vq, unsigned int n);
 void vg_desc_set(struct vring_desc *d, __u64 addr, __u32 len,

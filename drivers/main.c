@@ -241,7 +241,8 @@ static void vhost_iommu_drop_owner(struct vhost_iommu *vi)
 	vi->mem = NULL;
 	if (vi->owner)
 		mmdrop(vi->owner);
-	vi->owner = NULL;
+	/* netlink peeks at it without the mutex (vhost_iommu_nl_may_try()). */
+	WRITE_ONCE(vi->owner, NULL);
 	put_pid(vi->owner_pid);
 	vi->owner_pid = NULL;
 	vi->work = 0;
@@ -307,7 +308,7 @@ static long vhost_iommu_set_owner(struct vhost_iommu *vi)
 		ret = worker ? PTR_ERR(worker) : -ENOMEM;
 		goto out;
 	}
-	vi->owner = current->mm;
+	WRITE_ONCE(vi->owner, current->mm);
 	mmgrab(vi->owner);
 	vi->owner_pid = get_pid(task_tgid(current));
 	rcu_assign_pointer(vi->worker, worker);

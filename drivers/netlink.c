@@ -70,7 +70,22 @@ static void vhost_iommu_nl_lock(struct vhost_iommu *vi)
 	atomic_dec(&vi->vmm_waiting);
 }
 
-/* CAP_NET_ADMIN over the initial namespace, or the device's owner. */
+/*
+ * Whether the reader may read the device: CAP_NET_ADMIN over the initial
+ * namespace, or the device's owner. Checked first without the device's
+ * mutex, so that an unprivileged reader never takes the mutex of a device
+ * it may not read (it would hold up that device's worker); then again
+ * under it, as the owner may have changed.
+ */
+static bool vhost_iommu_nl_may_try(const struct sk_buff *skb,
+				   const struct vhost_iommu *vi)
+{
+	const struct mm_struct *owner = READ_ONCE(vi->owner);
+
+	return (owner && owner == current->mm) ||
+	       netlink_capable(skb, CAP_NET_ADMIN);
+}
+
 static bool vhost_iommu_nl_may_read(const struct sk_buff *skb,
 				    const struct vhost_iommu *vi)
 {
@@ -315,21 +330,18 @@ static int vhost_iommu_nl_doit(struct sk_buff *skb, struct genl_info *info,
 		ret = -ENOENT;
 		goto out;
 	}
+	ret = -EPERM;
+	if (!vhost_iommu_nl_may_try(skb, vi))
+		goto eperm;
 	vhost_iommu_nl_lock(vi);
-	if (!vhost_iommu_nl_may_read(skb, vi)) {
-		NL_SET_ERR_MSG_ATTR(info->extack, info->attrs[id_attr],
-				    "the device is another process's; reading it needs CAP_NET_ADMIN");
-		ret = -EPERM;
-		goto unlock;
-	}
+	if (!vhost_iommu_nl_may_read(skb, vi))
+		goto unlock_eperm;
+	ret = -ENOMEM;
 	msg = genlmsg_new(fill == vhost_iommu_nl_fill_dev ?
 			  vhost_iommu_nl_dev_size(vi) : NLMSG_GOODSIZE,
 			  GFP_KERNEL);
-	if (!msg) {
-		ret = -ENOMEM;
-		goto unlock;
-	}
-	ret = fill(msg, vi, info->snd_portid, info->snd_seq, 0, true);
+	if (msg)
+		ret = fill(msg, vi, info->snd_portid, info->snd_seq, 0, true);
 	mutex_unlock(&vi->mutex);
 	mutex_unlock(&vhost_iommu_devs_lock);
 	if (ret) {
@@ -337,8 +349,12 @@ static int vhost_iommu_nl_doit(struct sk_buff *skb, struct genl_info *info,
 		return ret;
 	}
 	return genlmsg_reply(msg, info);
-unlock:
+
+unlock_eperm:
 	mutex_unlock(&vi->mutex);
+eperm:
+	NL_SET_ERR_MSG_ATTR(info->extack, info->attrs[id_attr],
+			    "the device is another process's; reading it needs CAP_NET_ADMIN");
 out:
 	mutex_unlock(&vhost_iommu_devs_lock);
 	return ret;
@@ -361,6 +377,10 @@ static int vhost_iommu_nl_dumpit(struct sk_buff *skb,
 
 	mutex_lock(&vhost_iommu_devs_lock);
 	xa_for_each_start(&vhost_iommu_devs, id, vi, id) {
+		if (!vhost_iommu_nl_may_try(cb->skb, vi)) {
+			cb->args[0] = id + 1;
+			continue;
+		}
 		vhost_iommu_nl_lock(vi);
 		if (vhost_iommu_nl_may_read(cb->skb, vi)) {
 			ret = fill(skb, vi, NETLINK_CB(cb->skb).portid,

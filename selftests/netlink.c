@@ -1343,37 +1343,6 @@ static int list_find(const struct dev_list *l, __u32 id, unsigned int *count)
 /* ------------------------------------------------------------------ */
 /* Devices */
 
-/* The device ID in /proc/self/fdinfo/<fd>, or 0 when there is none. */
-static __u32 fd_dev_id(int fd)
-{
-	char path[64], buf[1024];
-	const char *p;
-	unsigned long v;
-	char *end;
-	ssize_t n;
-	int f;
-
-	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
-	f = open(path, O_RDONLY | O_CLOEXEC);
-	if (f < 0)
-		return 0;
-	n = read(f, buf, sizeof(buf) - 1);
-	close(f);
-	if (n <= 0)
-		return 0;
-	buf[n] = 0;
-	p = strstr(buf, "\nvhost-iommu-id:\t");
-	if (!p)
-		return 0;
-	p += strlen("\nvhost-iommu-id:\t");
-	if (!isdigit((unsigned char)*p))
-		return 0;
-	v = strtoul(p, &end, 10);
-	if (*end != '\n' || v == 0 || v > 0xffffffffUL)
-		return 0;
-	return (__u32)v;
-}
-
 /* Stats through the ioctl once they stopped moving (the worker is idle). */
 static int quiet_ioctl_stats(int fd, struct vhost_iommu_stats *st)
 {
@@ -1517,7 +1486,7 @@ static int guest_up(struct guest *g)
 	g->fd = vg_device_open(&g->mem, &cfg);
 	if (g->fd < 0)
 		return g->fd;
-	g->id = fd_dev_id(g->fd);
+	g->id = vhi_dev_id(g->fd);
 	if (!g->id)
 		return -ENOENT;
 	return vg_rings_up(g->fd, &g->rq, &g->eq, ALL_FEATURES);
@@ -2008,7 +1977,7 @@ TEST_F(nl, fresh_device_do_and_dump)
 
 	fd = vhi_open();
 	ASSERT_LE(0, fd);
-	id = fd_dev_id(fd);
+	id = vhi_dev_id(fd);
 	ASSERT_LE(1u, id) TH_LOG("no vhost-iommu-id in fdinfo");
 	get_dev_ok(_metadata, &self->s, id, &d);
 	expect_fresh(_metadata, &d, id);
@@ -2036,23 +2005,23 @@ TEST_F(nl, ids_are_distinct_stable_and_not_reused_at_once)
 	b = vhi_open();
 	ASSERT_LE(0, a);
 	ASSERT_LE(0, b);
-	ia = fd_dev_id(a);
-	ib = fd_dev_id(b);
+	ia = vhi_dev_id(a);
+	ib = vhi_dev_id(b);
 	ASSERT_LE(1u, ia);
 	ASSERT_LE(1u, ib);
 	EXPECT_NE(ia, ib);
 	/* The same file, the same device: through dup() and after SET_OWNER. */
 	dupfd = dup(a);
 	ASSERT_LE(0, dupfd);
-	EXPECT_EQ(ia, fd_dev_id(dupfd));
+	EXPECT_EQ(ia, vhi_dev_id(dupfd));
 	ASSERT_EQ(0, vhi_set_owner(a));
-	EXPECT_EQ(ia, fd_dev_id(a));
+	EXPECT_EQ(ia, vhi_dev_id(a));
 	close(dupfd);
 	/* Not reused at once: a new device does not take a's number. */
 	close(a);
 	c = vhi_open();
 	ASSERT_LE(0, c);
-	ic = fd_dev_id(c);
+	ic = vhi_dev_id(c);
 	EXPECT_NE(ia, ic);
 	EXPECT_NE(ib, ic);
 	/* Cyclic: the next number comes after the last handed out. */
@@ -2376,7 +2345,7 @@ TEST_F(nl, fresh_device_stats_are_zero)
 
 	fd = vhi_open();
 	ASSERT_LE(0, fd);
-	get_stats_ok(_metadata, &self->s, fd_dev_id(fd), &n);
+	get_stats_ok(_metadata, &self->s, vhi_dev_id(fd), &n);
 	for (i = 0; i < NR_COUNTERS; i++) {
 		EXPECT_EQ(0ULL, n.v[i])
 			TH_LOG("%s", counters[i].name);
@@ -2539,8 +2508,8 @@ TEST_F(nl, non_owner_without_cap_net_admin_gets_eperm)
 	ASSERT_LE(0, a);
 	ASSERT_LE(0, b);
 	ASSERT_EQ(0, vhi_set_owner(a));
-	t.owned = fd_dev_id(a);
-	t.unowned = fd_dev_id(b);
+	t.owned = vhi_dev_id(a);
+	t.unowned = vhi_dev_id(b);
 
 	ASSERT_EQ(0, run_without_net_admin(others_devices_child, &t, o))
 		TH_LOG("child: %s", o->msg);
@@ -2584,7 +2553,7 @@ static void own_devices_child(struct child_out *o, void *arg)
 		o->rc[0] = -1;
 		return;
 	}
-	o->u[0] = fd_dev_id(fd);
+	o->u[0] = vhi_dev_id(fd);
 	o->rc[0] = nl_open(&s, VHOST_IOMMU_FAMILY_NAME);
 	if (o->rc[0])
 		return;
@@ -2624,8 +2593,8 @@ TEST_F(nl, dump_without_cap_net_admin_has_only_own_devices)
 	ASSERT_LE(0, a);
 	ASSERT_LE(0, b);
 	ASSERT_EQ(0, vhi_set_owner(a));
-	args.others.owned = fd_dev_id(a);
-	args.others.unowned = fd_dev_id(b);
+	args.others.owned = vhi_dev_id(a);
+	args.others.unowned = vhi_dev_id(b);
 
 	ASSERT_EQ(0, run_without_net_admin(own_devices_child, &args, o))
 		TH_LOG("child: %s", o->msg);
@@ -2684,7 +2653,7 @@ static void owner_mm_child(struct child_out *o, void *arg)
 		return;
 	}
 	t.s = &s;
-	t.id = fd_dev_id(fd);
+	t.id = vhi_dev_id(fd);
 	t.ret = -EINPROGRESS;
 	if (pthread_create(&th, NULL, thread_dev_get, &t) ||
 	    pthread_join(th, NULL))
@@ -2738,7 +2707,7 @@ TEST_F(nl, unknown_id_enoent)
 
 	fd = vhi_open();
 	ASSERT_LE(0, fd);
-	id = fd_dev_id(fd);
+	id = vhi_dev_id(fd);
 	ASSERT_LE(1u, id);
 	get_dev_ok(_metadata, &self->s, id, &d);
 	close(fd);
@@ -2907,7 +2876,7 @@ TEST_F(nl, ntf_owner_lost_only_for_owned_devices)
 	/* Closing a device nobody owned tells nothing. */
 	fd = vhi_open();
 	ASSERT_LE(0, fd);
-	unowned = fd_dev_id(fd);
+	unowned = vhi_dev_id(fd);
 	close(fd);
 	EXPECT_TRUE(no_ntf(&m, unowned, &d))
 		TH_LOG("closing an unowned device: %s", event_name(d.event));
@@ -2921,7 +2890,7 @@ TEST_F(nl, ntf_owner_lost_only_for_owned_devices)
 
 		fd = vhi_open();
 		if (fd >= 0 && !vhi_set_owner(fd))
-			id = fd_dev_id(fd);
+			id = vhi_dev_id(fd);
 		if (write(p[1], &id, sizeof(id)) != sizeof(id))
 			_exit(1);
 		_exit(0);	/* the device goes with the process */
@@ -3022,7 +2991,7 @@ TEST_F_TIMEOUT(nl, dump_of_200_devices_spans_messages, 120)
 		ASSERT_LE(0, fds[i]);
 		/* A few owned ones, so entries differ in size. */
 		ASSERT_EQ(0, i % 25 ? 0 : vhi_set_owner(fds[i]));
-		ids[i] = fd_dev_id(fds[i]);
+		ids[i] = vhi_dev_id(fds[i]);
 		ASSERT_LE(1u, ids[i]);
 	}
 
@@ -3207,7 +3176,7 @@ TEST_F_TIMEOUT(nl, dump_while_devices_come_and_go, 180)
 		stable[i] = vhi_open();
 		ASSERT_LE(0, stable[i]);
 		ASSERT_EQ(0, i % 4 ? 0 : vhi_set_owner(stable[i]));
-		stable_id[i] = fd_dev_id(stable[i]);
+		stable_id[i] = vhi_dev_id(stable[i]);
 	}
 
 	/* Another process as well (forked before any thread). */
@@ -4233,7 +4202,7 @@ TEST_F(gdev, cli_monitor_sees_a_reset_and_a_broken_queue)
 	sync_fd = vhi_open();
 	ASSERT_LE(0, sync_fd);
 	ASSERT_EQ(0, vhi_set_owner(sync_fd));
-	sync_id = fd_dev_id(sync_fd);
+	sync_id = vhi_dev_id(sync_fd);
 
 	ASSERT_EQ(0, mon_start(&mj, true));
 	ASSERT_EQ(0, mon_start(&mt, false));
@@ -4279,7 +4248,7 @@ TEST_F(nl, cli_refuses_non_owner_without_cap_net_admin)
 	fd = vhi_open();
 	ASSERT_LE(0, fd);
 	ASSERT_EQ(0, vhi_set_owner(fd));
-	snprintf(idbuf, sizeof(idbuf), "%u", fd_dev_id(fd));
+	snprintf(idbuf, sizeof(idbuf), "%u", vhi_dev_id(fd));
 
 	cli_run(&r, true, "stats", idbuf, NULL);
 	EXPECT_EQ(1, r.status) TH_LOG("stats %s: %s", idbuf, r.err);

@@ -355,29 +355,6 @@ static void tlog_dump(struct __test_metadata *_metadata,
 /* ------------------------------------------------------------------ */
 /* The guest and its device */
 
-static __u32 fd_dev_id(int fd)
-{
-	char path[64], buf[1024], *p, *end;
-	unsigned long v;
-	ssize_t n;
-	int f;
-
-	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
-	f = open(path, O_RDONLY | O_CLOEXEC);
-	if (f < 0)
-		return 0;
-	n = read(f, buf, sizeof(buf) - 1);
-	close(f);
-	if (n <= 0)
-		return 0;
-	buf[n] = 0;
-	p = strstr(buf, "\nvhost-iommu-id:\t");
-	if (!p)
-		return 0;
-	v = strtoul(p + strlen("\nvhost-iommu-id:\t"), &end, 10);
-	return *end == '\n' ? (__u32)v : 0;
-}
-
 /*
  * Helpers take the fixture data as struct _test_data_tr, which is what
  * FIXTURE_DATA(tr) expands to, spelled so checkpatch sees a type.
@@ -424,7 +401,7 @@ FIXTURE_SETUP(tr)
 	vhi_config_default(&cfg);
 	self->fd = vg_device_open(&self->mem, &cfg);
 	ASSERT_LE(0, self->fd);
-	self->id = fd_dev_id(self->fd);
+	self->id = vhi_dev_id(self->fd);
 	ASSERT_LE(1u, self->id) TH_LOG("no vhost-iommu-id in fdinfo");
 	ASSERT_EQ(0, vg_rings_up(self->fd, &self->rq, &self->eq,
 				 ALL_FEATURES));

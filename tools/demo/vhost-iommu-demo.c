@@ -451,25 +451,6 @@ static void guest_page_request(struct vg_vq *rq, struct vg_vq *eq,
 		   VIRTIO_IOMMU_S_INVAL, &req);
 }
 
-/* The device's netlink ID, from the fdinfo of @fd; 0 if not shown. */
-static unsigned int vmm_dev_id(int fd)
-{
-	unsigned int id = 0;
-	char line[128];
-	FILE *f;
-
-	snprintf(line, sizeof(line), "/proc/self/fdinfo/%d", fd);
-	f = fopen(line, "r");
-	if (!f)
-		return 0;
-	while (fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "vhost-iommu-id: %u", &id) == 1)
-			break;
-	}
-	fclose(f);
-	return id;
-}
-
 /* Runs "@cli @cmd @id", its output going where the demo's goes. */
 static void vmm_run_cli(const char *cli, const char *cmd, unsigned int id)
 {
@@ -509,7 +490,7 @@ static void vmm_show_cli(int fd)
 	ssize_t len;
 	char *slash;
 
-	id = vmm_dev_id(fd);
+	id = vhi_dev_id(fd);
 	if (!id) {
 		printf("vmm: no vhost-iommu-id in /proc/self/fdinfo/%d: CLI not run\n",
 		       fd);

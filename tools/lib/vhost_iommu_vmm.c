@@ -2,9 +2,11 @@
 /*
  * The VMM side of /dev/vhost-iommu. See vhost_iommu_vmm.h.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -272,6 +274,32 @@ int vhi_get_stats(int fd, struct vhost_iommu_stats *stats)
 	memset(stats, 0, sizeof(*stats));
 	stats->size = sizeof(*stats);
 	return vhi_ioctl(fd, VHOST_IOMMU_GET_STATS, stats);
+}
+
+__u32 vhi_dev_id(int fd)
+{
+	static const char key[] = "\nvhost-iommu-id:\t";
+	char path[64], buf[1024], *p, *end;
+	unsigned long v;
+	ssize_t n;
+	int f;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	f = open(path, O_RDONLY | O_CLOEXEC);
+	if (f < 0)
+		return 0;
+	n = read(f, buf, sizeof(buf) - 1);
+	close(f);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	p = strstr(buf, key);
+	if (!p || !isdigit((unsigned char)p[sizeof(key) - 1]))
+		return 0;
+	v = strtoul(p + sizeof(key) - 1, &end, 10);
+	if (*end != '\n' || !v || v > 0xffffffffUL)
+		return 0;
+	return v;
 }
 
 int vhi_reset_device(int fd)

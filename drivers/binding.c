@@ -177,7 +177,7 @@ long vhost_iommu_set_endpoint(struct vhost_iommu *vi, void __user *arg)
 	return 0;
 }
 
-static bool vhost_iommu_format_ok(u32 format)
+bool vhost_iommu_format_ok(u32 format)
 {
 	switch (format) {
 	case VHOST_IOMMU_INV_FORMAT_SELFTEST:

@@ -406,6 +406,43 @@ static long vhost_iommu_get_stats(struct vhost_iommu *vi, void __user *arg)
 	return 0;
 }
 
+/* VHOST_IOMMU_GET_INFO: what the module can do here; no device state. */
+static long vhost_iommu_get_info(void __user *arg)
+{
+	struct vhost_iommu_info info;
+	u32 usize, f;
+	int ret;
+
+	ret = vhost_iommu_copy_arg(&info, sizeof(info),
+				   offsetofend(struct vhost_iommu_info,
+					       inv_formats), arg, &usize);
+	if (ret)
+		return ret;
+	if (info.flags)
+		return -EOPNOTSUPP;
+	info = (struct vhost_iommu_info) {
+		.fault_sources = VHOST_IOMMU_FAULT_SOURCE_FAULT_QUEUE,
+		.features = VHOST_IOMMU_FEATURES,
+		.backend_features = VHOST_IOMMU_BACKEND_FEATURES,
+		.version = VHOST_IOMMU_VERSION_CODE,
+		.max_endpoints = VHOST_IOMMU_MAX_ENDPOINTS,
+		.max_bindings = VHOST_IOMMU_MAX_BINDINGS,
+		.max_bind_endpoints = VHOST_IOMMU_MAX_BIND_ENDPOINTS,
+		.max_chain_pieces = VHOST_IOMMU_MAX_CHAIN_PIECES,
+		.max_page_groups = VHOST_IOMMU_MAX_PAGE_GROUPS,
+		.max_event_backlog = VHOST_IOMMU_MAX_EVENT_BACKLOG,
+		.max_page_group_records = VHOST_IOMMU_MAX_PAGE_GROUP_RECORDS,
+	};
+	/* Formats are numbered from 1; bit 0 stays clear. */
+	for (f = 1; f < 64; f++)
+		if (vhost_iommu_format_ok(f))
+			info.inv_formats |= BIT_ULL(f);
+	info.size = min_t(u32, usize, sizeof(info));
+	if (copy_to_user(arg, &info, info.size))
+		return -EFAULT;
+	return 0;
+}
+
 /*
  * VHOST_IOMMU_SET_RUNNING. Passes hold the mutex, so once this returns
  * with 0 no pass touches the rings until the device runs again. A parked
@@ -623,6 +660,8 @@ static long vhost_iommu_ioctl(struct file *file, unsigned int cmd,
 		return put_user(VHOST_IOMMU_FEATURES, (u64 __user *)argp);
 	case VHOST_GET_BACKEND_FEATURES:
 		return put_user(VHOST_IOMMU_BACKEND_FEATURES, (u64 __user *)argp);
+	case VHOST_IOMMU_GET_INFO:
+		return vhost_iommu_get_info(argp);
 	case VHOST_SET_OWNER:
 		return vhost_iommu_set_owner(vi);
 	case VHOST_RESET_OWNER:

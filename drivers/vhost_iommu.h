@@ -519,6 +519,7 @@ u8 vhost_iommu_handle_page_resp(struct vhost_iommu *vi,
 				const struct virtio_iommu_req_page_resp *r);
 
 /* binding.c */
+bool vhost_iommu_format_ok(u32 format);
 int vhost_iommu_endpoint_of(struct vhost_iommu *vi, u32 dev_id, u32 *endpoint);
 struct vhost_iommu_binding *vhost_iommu_find_binding(struct vhost_iommu *vi,
 						     u32 domain,

@@ -789,6 +789,84 @@ TEST_F(vdev, unowned_file_allows_only_get_features_and_set_owner)
 	close(fd);
 }
 
+/* The capability query: the right values, before SET_OWNER too. */
+TEST_F(vdev, get_info_before_and_after_owner)
+{
+	struct vhost_iommu_info a, b;
+	int fd;
+
+	fd = vhi_open();
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, vhi_get_info(fd, &a));
+	EXPECT_EQ(sizeof(a), a.size);
+	EXPECT_EQ(0u, a.flags);
+	EXPECT_EQ(ALL_FEATURES, a.features);
+	EXPECT_EQ((__u64)1 << VHOST_IOMMU_BACKEND_F_PERSIST, a.backend_features);
+	EXPECT_EQ((__u64)VHOST_IOMMU_FAULT_SOURCE_FAULT_QUEUE, a.fault_sources);
+	/* 0.9.0 and later; Kbuild's VHOST_IOMMU_VERSION. */
+	EXPECT_LE((0u << 16) | (9u << 8), a.version);
+	EXPECT_EQ((__u32)VHOST_IOMMU_MAX_ENDPOINTS, a.max_endpoints);
+	EXPECT_EQ((__u32)VHOST_IOMMU_MAX_BINDINGS, a.max_bindings);
+	EXPECT_EQ((__u32)VHOST_IOMMU_MAX_BIND_ENDPOINTS, a.max_bind_endpoints);
+	EXPECT_EQ((__u32)VHOST_IOMMU_MAX_CHAIN_PIECES, a.max_chain_pieces);
+	EXPECT_EQ((__u32)VHOST_IOMMU_MAX_PAGE_GROUPS, a.max_page_groups);
+	EXPECT_EQ((__u32)VHOST_IOMMU_MAX_EVENT_BACKLOG, a.max_event_backlog);
+	EXPECT_EQ((__u32)VHOST_IOMMU_MAX_PAGE_GROUP_RECORDS,
+		  a.max_page_group_records);
+	EXPECT_EQ(0u, a.__reserved);
+	/* The test kernel has the iommufd selftest; VT-d stage 1 is always taken. */
+	EXPECT_NE(0ull,
+		  a.inv_formats & (1ull << VHOST_IOMMU_INV_FORMAT_SELFTEST));
+	EXPECT_NE(0ull, a.inv_formats & (1ull << VHOST_IOMMU_INV_FORMAT_VTD_S1));
+	EXPECT_EQ(0ull, a.inv_formats & ~0xeull);
+	ASSERT_EQ(0, vhi_set_owner(fd));
+	ASSERT_EQ(0, vhi_get_info(fd, &b));
+	EXPECT_EQ(0, memcmp(&a, &b, sizeof(a)));
+	close(fd);
+}
+
+/* Extensible like the other structs: smaller, larger, flags, pointers. */
+TEST_F(vdev, get_info_sizes_and_flags)
+{
+	struct {
+		struct vhost_iommu_info info;
+		__u8 more[8];
+	} big;
+	struct vhost_iommu_info info, small;
+
+	/* Up to inv_formats: that much is filled, and size says so. */
+	memset(&small, 0xa5, sizeof(small));
+	small.size = offsetof(struct vhost_iommu_info, fault_sources);
+	small.flags = 0;
+	EXPECT_EQ(0, ioctl(self->fd, VHOST_IOMMU_GET_INFO, &small));
+	EXPECT_EQ(16u, small.size);
+	EXPECT_NE(0xa5a5a5a5a5a5a5a5ull, small.inv_formats);
+	EXPECT_NE(0u, small.inv_formats);
+	/* Nothing past what the caller said it has. */
+	EXPECT_EQ(0xa5a5a5a5a5a5a5a5ull, small.fault_sources);
+	/* Shorter than inv_formats. */
+	memset(&info, 0, sizeof(info));
+	info.size = offsetof(struct vhost_iommu_info, inv_formats);
+	EXPECT_EQ(-1, ioctl(self->fd, VHOST_IOMMU_GET_INFO, &info));
+	EXPECT_EQ(EINVAL, errno);
+	/* Larger: zeros are fine, anything else is E2BIG. */
+	memset(&big, 0, sizeof(big));
+	big.info.size = sizeof(big);
+	EXPECT_EQ(0, ioctl(self->fd, VHOST_IOMMU_GET_INFO, &big));
+	EXPECT_EQ(sizeof(big.info), big.info.size);
+	big.info.size = sizeof(big);
+	big.more[7] = 1;
+	EXPECT_EQ(-1, ioctl(self->fd, VHOST_IOMMU_GET_INFO, &big));
+	EXPECT_EQ(E2BIG, errno);
+	memset(&info, 0, sizeof(info));
+	info.size = sizeof(info);
+	info.flags = 1;
+	EXPECT_EQ(-1, ioctl(self->fd, VHOST_IOMMU_GET_INFO, &info));
+	EXPECT_EQ(EOPNOTSUPP, errno);
+	EXPECT_EQ(-1, ioctl(self->fd, VHOST_IOMMU_GET_INFO, NULL));
+	EXPECT_EQ(EFAULT, errno);
+}
+
 TEST_F(vdev, set_owner_twice_ebusy)
 {
 	EXPECT_EQ(-EBUSY, vhi_set_owner(self->fd));

@@ -276,6 +276,13 @@ int vhi_get_stats(int fd, struct vhost_iommu_stats *stats)
 	return vhi_ioctl(fd, VHOST_IOMMU_GET_STATS, stats);
 }
 
+int vhi_get_info(int fd, struct vhost_iommu_info *info)
+{
+	memset(info, 0, sizeof(*info));
+	info->size = sizeof(*info);
+	return vhi_ioctl(fd, VHOST_IOMMU_GET_INFO, info);
+}
+
 __u32 vhi_dev_id(int fd)
 {
 	static const char key[] = "\nvhost-iommu-id:\t";

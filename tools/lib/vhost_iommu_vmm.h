@@ -110,6 +110,8 @@ int vhi_complete_request(int fd, __u64 cookie, __u32 status,
 
 int vhi_get_stats(int fd, struct vhost_iommu_stats *stats);
 int vhi_reset_device(int fd);
+/* VHOST_IOMMU_GET_INFO: what the module can do on this kernel. */
+int vhi_get_info(int fd, struct vhost_iommu_info *info);
 /* The device's netlink ID, from /proc/self/fdinfo/@fd; 0 if not shown. */
 __u32 vhi_dev_id(int fd);
 

@@ -342,6 +342,7 @@ enum {
 	VHOST_IOMMU_CMD_BIND_DOMAIN = 0xa7,
 	VHOST_IOMMU_CMD_SET_FAULT_QUEUE = 0xa8,
 	VHOST_IOMMU_CMD_SET_RUNNING = 0xa9,
+	VHOST_IOMMU_CMD_GET_INFO = 0xaa,
 };
 
 /**
@@ -744,5 +745,60 @@ struct vhost_iommu_fault_queue {
  */
 #define VHOST_IOMMU_SET_RUNNING \
 	_IOW(VHOST_VIRTIO, VHOST_IOMMU_CMD_SET_RUNNING, int)
+
+/* Page request sources of struct vhost_iommu_info */
+/* An iommufd fault queue (IOMMU_FAULT_QUEUE_ALLOC), VHOST_IOMMU_SET_FAULT_QUEUE */
+#define VHOST_IOMMU_FAULT_SOURCE_FAULT_QUEUE	(1 << 0)
+
+/**
+ * struct vhost_iommu_info - ioctl(VHOST_IOMMU_GET_INFO)
+ * @size: sizeof(struct vhost_iommu_info)
+ * @flags: must be 0
+ * @inv_formats: bit n is set when VHOST_IOMMU_BIND_DOMAIN takes
+ *               VHOST_IOMMU_INV_FORMAT n on this kernel (SELFTEST only
+ *               with the iommufd selftest, ARM_SMMUV3 only with vIOMMU
+ *               objects, Linux 6.13 and later)
+ * @fault_sources: VHOST_IOMMU_FAULT_SOURCE_* page requests can come from
+ * @features: the virtio features the device offers (VHOST_GET_FEATURES)
+ * @backend_features: VHOST_GET_BACKEND_FEATURES
+ * @version: the module's version, major << 16 | minor << 8 | patch
+ * @max_endpoints: %VHOST_IOMMU_MAX_ENDPOINTS
+ * @max_bindings: %VHOST_IOMMU_MAX_BINDINGS
+ * @max_bind_endpoints: %VHOST_IOMMU_MAX_BIND_ENDPOINTS
+ * @max_chain_pieces: %VHOST_IOMMU_MAX_CHAIN_PIECES
+ * @max_page_groups: %VHOST_IOMMU_MAX_PAGE_GROUPS
+ * @max_event_backlog: %VHOST_IOMMU_MAX_EVENT_BACKLOG
+ * @max_page_group_records: %VHOST_IOMMU_MAX_PAGE_GROUP_RECORDS
+ * @__reserved: set to 0
+ *
+ * What this module can do on the running kernel, so that a VMM asks
+ * instead of inferring it from the kernel version. Needs no owner: any
+ * open file may ask, before VHOST_SET_OWNER. A VMM built against an older
+ * header passes a smaller @size and gets the fields it knows; @size is set
+ * to the bytes filled.
+ *
+ * Errors: -EINVAL when @size does not reach @inv_formats; -E2BIG when the
+ * struct is larger than the kernel's and the extra bytes are not 0;
+ * -EOPNOTSUPP for non-zero @flags; -EFAULT.
+ */
+struct vhost_iommu_info {
+	__u32 size;
+	__u32 flags;
+	__aligned_u64 inv_formats;
+	__aligned_u64 fault_sources;
+	__aligned_u64 features;
+	__aligned_u64 backend_features;
+	__u32 version;
+	__u32 max_endpoints;
+	__u32 max_bindings;
+	__u32 max_bind_endpoints;
+	__u32 max_chain_pieces;
+	__u32 max_page_groups;
+	__u32 max_event_backlog;
+	__u32 max_page_group_records;
+	__aligned_u64 __reserved;
+};
+
+#define VHOST_IOMMU_GET_INFO _IO(VHOST_VIRTIO, VHOST_IOMMU_CMD_GET_INFO)
 
 #endif /* _UAPI_LINUX_VHOST_IOMMU_H */

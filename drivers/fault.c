@@ -216,6 +216,14 @@ static void vhost_iommu_fault_retry(struct vhost_iommu *vi)
 	}
 }
 
+/* The device answers a group it holds INVALID, for the tracepoint. */
+static void vhost_iommu_trace_invalid(struct vhost_iommu *vi,
+				      const struct vhost_iommu_group *grp)
+{
+	trace_vhost_iommu_page_resp(vi->id, grp->endpoint, grp->grpid,
+				    IOMMUFD_PAGE_RESP_INVALID, true);
+}
+
 /* Answer INVALID every group @keep says no to; all when @keep is NULL. */
 static void vhost_iommu_answer_groups(struct vhost_iommu *vi,
 				      bool (*keep)(const struct vhost_iommu_group *,
@@ -230,9 +238,7 @@ static void vhost_iommu_answer_groups(struct vhost_iommu *vi,
 		    (keep && keep(&fq->groups[g], arg)))
 			continue;
 		fq->answers[n++] = fq->groups[g].cookie;
-		trace_vhost_iommu_page_resp(vi->id, fq->groups[g].endpoint,
-					    fq->groups[g].grpid,
-					    IOMMUFD_PAGE_RESP_INVALID, true);
+		vhost_iommu_trace_invalid(vi, &fq->groups[g]);
 		vhost_iommu_group_free(fq, g);
 	}
 	if (n)
@@ -581,9 +587,7 @@ broken:
 undelivered:
 		/* Not all of it reached the guest: nobody can answer it. */
 		fq->answers[0] = fq->groups[g].cookie;
-		trace_vhost_iommu_page_resp(vi->id, fq->groups[g].endpoint,
-					    fq->groups[g].grpid,
-					    IOMMUFD_PAGE_RESP_INVALID, true);
+		vhost_iommu_trace_invalid(vi, &fq->groups[g]);
 		vhost_iommu_group_free(fq, g);
 		vhost_iommu_answer_cookies(vi, fq->answers, 1);
 	}

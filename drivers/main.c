@@ -241,7 +241,7 @@ static void vhost_iommu_drop_owner(struct vhost_iommu *vi)
 	vi->mem = NULL;
 	if (vi->owner)
 		mmdrop(vi->owner);
-	/* netlink peeks at it without the mutex (vhost_iommu_nl_may_try()). */
+	/* netlink peeks at it without the mutex (vhost_iommu_nl_may_read()). */
 	WRITE_ONCE(vi->owner, NULL);
 	put_pid(vi->owner_pid);
 	vi->owner_pid = NULL;
@@ -668,10 +668,7 @@ static long vhost_iommu_ioctl(struct file *file, unsigned int cmd,
 		return vhost_iommu_reset_owner(vi);
 	}
 
-	/* A busy-polling worker gives the mutex up for us. */
-	atomic_inc(&vi->vmm_waiting);
-	mutex_lock(&vi->mutex);
-	atomic_dec(&vi->vmm_waiting);
+	vhost_iommu_lock_for_vmm(vi);
 	if (!vi->owner || vi->owner != current->mm)
 		ret = -EPERM;
 	else

@@ -62,37 +62,20 @@ void vhost_iommu_nl_del(struct vhost_iommu *vi)
 	mutex_unlock(&vhost_iommu_devs_lock);
 }
 
-/* A busy-polling worker gives the mutex up for us, as for an ioctl. */
-static void vhost_iommu_nl_lock(struct vhost_iommu *vi)
-{
-	atomic_inc(&vi->vmm_waiting);
-	mutex_lock(&vi->mutex);
-	atomic_dec(&vi->vmm_waiting);
-}
-
 /*
  * Whether the reader may read the device: CAP_NET_ADMIN over the initial
- * namespace, or the device's owner. Checked first without the device's
+ * namespace, or the device's owner. Asked first without the device's
  * mutex, so that an unprivileged reader never takes the mutex of a device
  * it may not read (it would hold up that device's worker); then again
  * under it, as the owner may have changed.
  */
-static bool vhost_iommu_nl_may_try(const struct sk_buff *skb,
-				   const struct vhost_iommu *vi)
+static bool vhost_iommu_nl_may_read(const struct sk_buff *skb,
+				    const struct vhost_iommu *vi)
 {
 	const struct mm_struct *owner = READ_ONCE(vi->owner);
 
 	return (owner && owner == current->mm) ||
 	       netlink_capable(skb, CAP_NET_ADMIN);
-}
-
-static bool vhost_iommu_nl_may_read(const struct sk_buff *skb,
-				    const struct vhost_iommu *vi)
-{
-	lockdep_assert_held(&vi->mutex);
-	if (vi->owner && vi->owner == current->mm)
-		return true;
-	return netlink_capable(skb, CAP_NET_ADMIN);
 }
 
 static int vhost_iommu_nl_put_queue(struct sk_buff *skb,
@@ -331,9 +314,9 @@ static int vhost_iommu_nl_doit(struct sk_buff *skb, struct genl_info *info,
 		goto out;
 	}
 	ret = -EPERM;
-	if (!vhost_iommu_nl_may_try(skb, vi))
+	if (!vhost_iommu_nl_may_read(skb, vi))
 		goto eperm;
-	vhost_iommu_nl_lock(vi);
+	vhost_iommu_lock_for_vmm(vi);
 	if (!vhost_iommu_nl_may_read(skb, vi))
 		goto unlock_eperm;
 	ret = -ENOMEM;
@@ -377,11 +360,11 @@ static int vhost_iommu_nl_dumpit(struct sk_buff *skb,
 
 	mutex_lock(&vhost_iommu_devs_lock);
 	xa_for_each_start(&vhost_iommu_devs, id, vi, id) {
-		if (!vhost_iommu_nl_may_try(cb->skb, vi)) {
+		if (!vhost_iommu_nl_may_read(cb->skb, vi)) {
 			cb->args[0] = id + 1;
 			continue;
 		}
-		vhost_iommu_nl_lock(vi);
+		vhost_iommu_lock_for_vmm(vi);
 		if (vhost_iommu_nl_may_read(cb->skb, vi)) {
 			ret = fill(skb, vi, NETLINK_CB(cb->skb).portid,
 				   cb->nlh->nlmsg_seq, NLM_F_MULTI, true);

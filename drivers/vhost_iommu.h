@@ -369,7 +369,8 @@ enum {
  * @chain: scratch chain for the worker's pass
  * @req: the readable part of the request being handled, as copied once
  * @ind: an indirect table being walked, as copied once
- * @vmm_waiting: ioctls waiting for @mutex; a busy-polling worker yields
+ * @vmm_waiting: ioctls and netlink readers waiting for @mutex; a
+ *               busy-polling worker yields
  * @pending: the slow-path request waiting for the VMM
  * @next_cookie: cookie of the next slow-path request
  * @poll_wq: woken when a slow-path request is parked
@@ -423,6 +424,17 @@ struct vhost_iommu {
 	struct vhost_iommu_batch batch;
 	struct vhost_iommu_faultq *fq;
 };
+
+/*
+ * The mutex, for an ioctl or a netlink reader: a busy-polling worker sees
+ * @vmm_waiting and gives the mutex up instead of polling on.
+ */
+static inline void vhost_iommu_lock_for_vmm(struct vhost_iommu *vi)
+{
+	atomic_inc(&vi->vmm_waiting);
+	mutex_lock(&vi->mutex);
+	atomic_dec(&vi->vmm_waiting);
+}
 
 /* Count @n accesses to guest or owner memory (VHOST_IOMMU_GET_STATS). */
 static inline void vhost_iommu_count_ua(struct vhost_iommu *vi, u32 n)

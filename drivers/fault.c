@@ -1,13 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * vhost-iommu page requests: iommufd fault queue records to event queue
- * buffers, and the guest's PAGE_RESP back to the fault queue.
+ * vhost-iommu page requests and the event queue: iommufd fault queue
+ * records to event queue buffers, the guest's PAGE_RESP back to the fault
+ * queue, and the fault reports the VMM posts (VHOST_IOMMU_POST_EVENT).
  *
  * A group read from the fault queue is outstanding until it is answered,
  * by the guest or, when the guest cannot take it, by the device itself
  * with IOMMUFD_PAGE_RESP_INVALID: a host device must never wait on a
- * group nobody will answer. Groups wait in a short backlog while the
- * event queue has no free buffers.
+ * group nobody will answer. Everything written into the event queue goes
+ * through one short backlog, in the order it reached the device, and
+ * waits there while the event queue has no free buffers.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -28,6 +30,8 @@
 
 static_assert(sizeof(struct iommu_hwpt_pgfault) == VHOST_IOMMU_PGFAULT_SIZE);
 static_assert(sizeof(struct iommu_hwpt_page_response) == 8);
+static_assert(sizeof(struct virtio_iommu_fault) == 24);
+static_assert(sizeof(struct virtio_iommu_page_req) == 48);
 
 /* The name iommufd gives its fault queue files, stable since 6.11. */
 #define VHOST_IOMMU_FAULT_FILE_NAME	"[iommufd-pgfault]"
@@ -129,17 +133,18 @@ static bool vhost_iommu_fault_can_write(struct vhost_iommu *vi)
 }
 
 /* Forget group @g and the records of it still waiting in the backlog. */
-static void vhost_iommu_group_free(struct vhost_iommu_faultq *fq, u32 g)
+static void vhost_iommu_group_free(struct vhost_iommu *vi, u32 g)
 {
+	struct vhost_iommu_faultq *fq = vi->fq;
 	u32 i, n = 0;
 
 	if (!fq->groups[g].used)
 		return;
 	if (!fq->groups[g].delivered) {
-		for (i = 0; i < fq->nr_backlog; i++)
-			if (fq->backlog[i].group != g)
-				fq->backlog[n++] = fq->backlog[i];
-		fq->nr_backlog = n;
+		for (i = 0; i < vi->nr_backlog; i++)
+			if (vi->backlog[i].group != g)
+				vi->backlog[n++] = vi->backlog[i];
+		vi->nr_backlog = n;
 	}
 	fq->groups[g].used = false;
 	fq->nr_groups--;
@@ -239,7 +244,7 @@ static void vhost_iommu_answer_groups(struct vhost_iommu *vi,
 			continue;
 		fq->answers[n++] = fq->groups[g].cookie;
 		vhost_iommu_trace_invalid(vi, &fq->groups[g]);
-		vhost_iommu_group_free(fq, g);
+		vhost_iommu_group_free(vi, g);
 	}
 	if (n)
 		vhost_iommu_answer_cookies(vi, fq->answers, n);
@@ -443,14 +448,14 @@ static bool vhost_iommu_fault_take_group(struct vhost_iommu *vi,
 	/* A cookie iommufd hands out again was answered behind our back. */
 	for (g = 0; g < fq->groups_end; g++) {
 		if (fq->groups[g].used && fq->groups[g].cookie == pf->cookie)
-			vhost_iommu_group_free(fq, g);
+			vhost_iommu_group_free(vi, g);
 		if (!fq->groups[g].used && free == U32_MAX)
 			free = g;
 	}
 	if (free == U32_MAX && fq->groups_end < ARRAY_SIZE(fq->groups))
 		free = fq->groups_end;
 	if (!vhost_iommu_eventq_ready(vi) || n > vq->num ||
-	    fq->nr_backlog + n > ARRAY_SIZE(fq->backlog) ||
+	    vi->nr_backlog + n > ARRAY_SIZE(vi->backlog) ||
 	    free == U32_MAX ||
 	    vhost_iommu_endpoint_of(vi, pf->dev_id, &endpoint))
 		return false;
@@ -458,14 +463,14 @@ static bool vhost_iommu_fault_take_group(struct vhost_iommu *vi,
 				   pf->grpid))
 		return false;
 	for (i = 0; i < n; i++) {
-		struct vhost_iommu_backlog_rec *ev = &fq->backlog[fq->nr_backlog + i];
+		struct vhost_iommu_backlog_rec *ev = &vi->backlog[vi->nr_backlog + i];
 
 		if (vhost_iommu_pgfault_to_event(&pf[i], endpoint, i == n - 1,
 						 &ev->rec))
 			return false;
 		ev->group = free;
 	}
-	fq->nr_backlog += n;
+	vi->nr_backlog += n;
 	grp = &fq->groups[free];
 	*grp = (struct vhost_iommu_group) {
 		.cookie = pf->cookie,
@@ -481,57 +486,110 @@ static bool vhost_iommu_fault_take_group(struct vhost_iommu *vi,
 }
 
 /*
- * Publish the first @nr event buffers of a group, written with a record
- * each, now: a group counts as delivered only once the guest can see it.
+ * Publish the first @nr event buffers of the backlog's head, written with
+ * a record of @len bytes each, now: a group counts as delivered only once
+ * the guest can see it.
  * Return: 0 or -EFAULT.
  */
-static int vhost_iommu_fault_publish(struct vhost_iommu *vi,
-				     struct vhost_iommu_vq *vq,
-				     const u16 *heads, u32 nr)
+static int vhost_iommu_event_publish(struct vhost_iommu_vq *vq,
+				     const u16 *heads, u32 nr, u32 len)
 {
 	u32 k;
 
 	for (k = 0; k < nr; k++)
-		if (vhost_iommu_vq_add_used(vq, heads[k],
-					    sizeof(struct virtio_iommu_page_req)))
+		if (vhost_iommu_vq_add_used(vq, heads[k], len))
 			return -EFAULT;
-	if (vhost_iommu_vq_flush_used(vq))
-		return -EFAULT;
-	vi->stats.out_page_reqs += nr;
-	return 0;
+	return vhost_iommu_vq_flush_used(vq);
+}
+
+/* Take the first @n records off the backlog. */
+static void vhost_iommu_backlog_pop(struct vhost_iommu *vi, u32 n)
+{
+	vi->nr_backlog -= n;
+	memmove(vi->backlog, vi->backlog + n,
+		vi->nr_backlog * sizeof(vi->backlog[0]));
+}
+
+/* Drop the VMM's records from the backlog: they will not be written. */
+static void vhost_iommu_drop_vmm_events(struct vhost_iommu *vi)
+{
+	u32 i, n = 0;
+
+	for (i = 0; i < vi->nr_backlog; i++) {
+		if (vi->backlog[i].group == VHOST_IOMMU_EVENT_VMM)
+			vi->stats.out_vmm_events_dropped++;
+		else
+			vi->backlog[n++] = vi->backlog[i];
+	}
+	vi->nr_backlog = n;
+}
+
+/**
+ * vhost_iommu_events_drop() - forget every record waiting for a buffer
+ * @vi: the device, mutex held
+ *
+ * For the device reset, after the page request groups were answered
+ * (which took their records off the backlog): the VMM's records go too.
+ */
+void vhost_iommu_events_drop(struct vhost_iommu *vi)
+{
+	lockdep_assert_held(&vi->mutex);
+	vhost_iommu_drop_vmm_events(vi);
+	WARN_ON_ONCE(vi->nr_backlog);
+	vi->nr_backlog = 0;
 }
 
 /*
- * Write the backlog's groups into event buffers, whole groups only. Each
- * record goes into its buffer as the chain is taken, but nothing is used
- * before the whole group has buffers: a buffer too short for a record
- * puts the group's buffers back (their bytes are the device's until used)
- * and the group is answered INVALID, as that guest only takes 24-byte
- * fault reports. A corrupt or unwritable buffer breaks the queue after
- * what came before it.
+ * Write the backlog into event buffers, in order: a VMM record into one
+ * buffer as a 24-byte fault report, a page request group whole, one
+ * 48-byte record per buffer. Each record goes into its buffer as the chain
+ * is taken, but nothing is used before the whole group has buffers: a
+ * buffer too short for a record puts the group's buffers back (their bytes
+ * are the device's until used) and the group is answered INVALID, as that
+ * guest only takes 24-byte fault reports; a VMM record is dropped for a
+ * buffer shorter than 24 bytes, likewise left available. A corrupt or
+ * unwritable buffer breaks the queue after what came before it. A queue
+ * that is not set up or broken takes nothing: the groups are answered
+ * INVALID and the VMM's records dropped. A stopped device keeps them all.
  */
-static void vhost_iommu_fault_deliver(struct vhost_iommu *vi)
+static void vhost_iommu_events_deliver(struct vhost_iommu *vi)
 {
 	struct vhost_iommu_faultq *fq = vi->fq;
 	struct vhost_iommu_vq *vq = &vi->vqs[VHOST_IOMMU_VQ_EVENT];
 	struct vhost_iommu_chain *chain = &vi->chain;
 	u16 heads[VHOST_IOMMU_MAX_EVENT_BACKLOG];
-	bool bad_head;
-	u32 g, n, k;
+	bool bad_head, vmm;
+	u32 g, n, k, len;
 	u16 avail;
 	int ret;
 
-	while (fq->nr_backlog) {
-		if (!vhost_iommu_eventq_ready(vi)) {
+	lockdep_assert_held(&vi->mutex);
+	if (vi->run == VHOST_IOMMU_RUN_STOPPED)
+		return;
+	while (vi->nr_backlog) {
+		if (!vhost_iommu_vq_running(vi, vq)) {
+			vhost_iommu_drop_vmm_events(vi);
+			if (fq)
+				vhost_iommu_answer_groups(vi,
+							  vhost_iommu_group_delivered,
+							  0);
+			return;
+		}
+		g = vi->backlog[0].group;
+		vmm = g == VHOST_IOMMU_EVENT_VMM;
+		if (!vmm && !vhost_iommu_eventq_ready(vi)) {
+			/* PAGE_REQ is gone: no group can be delivered. */
 			vhost_iommu_answer_groups(vi,
 						  vhost_iommu_group_delivered,
 						  0);
-			return;
+			continue;
 		}
-		g = fq->backlog[0].group;
-		for (n = 1; n < fq->nr_backlog && fq->backlog[n].group == g;
-		     n++)
-			;
+		n = 1;
+		if (!vmm)
+			while (n < vi->nr_backlog && vi->backlog[n].group == g)
+				n++;
+		len = vmm ? sizeof(struct virtio_iommu_fault) :
+			    sizeof(struct virtio_iommu_page_req);
 		ret = vhost_iommu_vq_avail(vq, &avail);
 		if (!ret && avail < n && vhost_iommu_vq_enable_notify(vq, n))
 			ret = vhost_iommu_vq_avail(vq, &avail);
@@ -543,8 +601,6 @@ static void vhost_iommu_fault_deliver(struct vhost_iommu *vi)
 			return;
 
 		for (k = 0; k < n; k++) {
-			struct virtio_iommu_page_req *rec = &fq->backlog[k].rec;
-
 			ret = vhost_iommu_vq_get_chain(vq, vi->mem, chain);
 			if (ret == -ENOENT) {
 				/* The index went back: nothing is used. */
@@ -555,42 +611,120 @@ static void vhost_iommu_fault_deliver(struct vhost_iommu *vi)
 			bad_head = ret == -EBADMSG;
 			if (ret)
 				goto broken;
-			if (chain->out_len < sizeof(*rec)) {
+			if (chain->out_len < len) {
 				vq->last_avail_idx -= k + 1;
 				break;
 			}
 			heads[k] = chain->head;
 			bad_head = true;
-			if (vhost_iommu_chain_copy(chain, true, 0, rec,
-						   sizeof(*rec)))
+			if (vhost_iommu_chain_copy(chain, true, 0,
+						   &vi->backlog[k].rec, len))
 				goto broken;
 		}
 		if (k == n) {
-			if (vhost_iommu_fault_publish(vi, vq, heads, n)) {
+			if (vhost_iommu_event_publish(vq, heads, n, len)) {
 				vhost_iommu_vq_mark_broken(vi, vq);
 				goto undelivered;
 			}
-			fq->groups[g].delivered = true;
-			trace_vhost_iommu_page_req(vi->id, fq->groups[g].endpoint,
-						   fq->groups[g].grpid, n);
-			fq->nr_backlog -= n;
-			memmove(fq->backlog, fq->backlog + n,
-				fq->nr_backlog * sizeof(fq->backlog[0]));
+			if (vmm) {
+				vi->stats.out_vmm_events++;
+			} else {
+				vi->stats.out_page_reqs += n;
+				fq->groups[g].delivered = true;
+				trace_vhost_iommu_page_req(vi->id,
+							   fq->groups[g].endpoint,
+							   fq->groups[g].grpid,
+							   n);
+			}
+			vhost_iommu_backlog_pop(vi, n);
 			continue;
 		}
 		goto undelivered;
 broken:
 		/* Records before the bad buffer, then the bad one with 0. */
-		if (!vhost_iommu_fault_publish(vi, vq, heads, k) && bad_head)
-			vhost_iommu_vq_add_used(vq, chain->head, 0);
+		if (!vhost_iommu_event_publish(vq, heads, k, len)) {
+			if (!vmm)
+				vi->stats.out_page_reqs += k;
+			if (bad_head)
+				vhost_iommu_vq_add_used(vq, chain->head, 0);
+		}
 		vhost_iommu_vq_mark_broken(vi, vq);
 undelivered:
+		if (vmm) {
+			vi->stats.out_vmm_events_dropped++;
+			vhost_iommu_backlog_pop(vi, 1);
+			continue;
+		}
 		/* Not all of it reached the guest: nobody can answer it. */
 		fq->answers[0] = fq->groups[g].cookie;
 		vhost_iommu_trace_invalid(vi, &fq->groups[g]);
-		vhost_iommu_group_free(fq, g);
+		vhost_iommu_group_free(vi, g);
 		vhost_iommu_answer_cookies(vi, fq->answers, 1);
 	}
+}
+
+/**
+ * vhost_iommu_post_event() - VHOST_IOMMU_POST_EVENT
+ * @vi: the device, mutex held, owner's context
+ * @arg: struct vhost_iommu_fault_report
+ *
+ * The record joins the backlog behind everything that waits, and unless
+ * the device is stopped the backlog is written out at once, as the worker
+ * would (the owner's context reaches guest memory as the worker does).
+ * The caller's kick lets the worker look again.
+ *
+ * Return: 0, -EINVAL, -ENOTCONN, -EIO, -ENOSPC or an argument error.
+ */
+long vhost_iommu_post_event(struct vhost_iommu *vi, void __user *arg)
+{
+	struct vhost_iommu_vq *vq = &vi->vqs[VHOST_IOMMU_VQ_EVENT];
+	struct vhost_iommu_backlog_rec *b;
+	struct vhost_iommu_fault_report c;
+	u32 usize;
+	int ret;
+
+	lockdep_assert_held(&vi->mutex);
+	ret = vhost_iommu_copy_arg(&c, sizeof(c),
+				   offsetofend(struct vhost_iommu_fault_report,
+					       address), arg, &usize);
+	if (ret)
+		return ret;
+	if (c.flags || c.__reserved)
+		return -EOPNOTSUPP;
+	if (c.reason > VIRTIO_IOMMU_FAULT_R_MAPPING ||
+	    c.fault_flags & ~VHOST_IOMMU_EVENT_FAULT_FLAGS ||
+	    (c.address && !(c.fault_flags & VIRTIO_IOMMU_FAULT_F_ADDRESS)))
+		return -EINVAL;
+	if (vq->broken)
+		return -EIO;
+	if (!vi->features_set || !vq->num || !vq->addr_set || !vq->kick)
+		return -ENOTCONN;
+
+	/* What waits goes first; it may make room. */
+	vhost_iommu_events_deliver(vi);
+	if (vq->broken)
+		goto broken;
+	if (vi->nr_backlog == ARRAY_SIZE(vi->backlog)) {
+		vhost_iommu_vq_signal(vq);
+		return -ENOSPC;
+	}
+	b = &vi->backlog[vi->nr_backlog++];
+	memset(b, 0, sizeof(*b));
+	b->group = VHOST_IOMMU_EVENT_VMM;
+	b->fault.reason = c.reason;
+	b->fault.flags = cpu_to_le32(c.fault_flags);
+	b->fault.endpoint = cpu_to_le32(c.endpoint);
+	b->fault.address = cpu_to_le64(c.address);
+	vhost_iommu_events_deliver(vi);
+	if (vq->broken)
+		goto broken;
+	vhost_iommu_vq_signal(vq);
+	return 0;
+
+broken:
+	/* The record was not written; the err eventfd told the VMM. */
+	vhost_iommu_vq_signal(vq);
+	return -EIO;
 }
 
 /* A group the device answers INVALID as it arrives, for the tracepoint. */
@@ -616,13 +750,13 @@ static void vhost_iommu_fault_take(struct vhost_iommu *vi, u32 n)
 	for (first = 0; first < n; first += len) {
 		len = vhost_iommu_group_len(&pf[first], n - first);
 		/* Make room by delivering what waits, if the guest has room. */
-		if (fq->nr_backlog + len > ARRAY_SIZE(fq->backlog) &&
-		    fq->nr_backlog) {
+		if (vi->nr_backlog + len > ARRAY_SIZE(vi->backlog) &&
+		    vi->nr_backlog) {
 			if (nr_answers)
 				vhost_iommu_answer_cookies(vi, fq->answers,
 							   nr_answers);
 			nr_answers = 0;
-			vhost_iommu_fault_deliver(vi);
+			vhost_iommu_events_deliver(vi);
 		}
 		if (!vhost_iommu_fault_take_group(vi, &pf[first], len)) {
 			vhost_iommu_trace_refused(vi, &pf[first]);
@@ -690,7 +824,8 @@ static int vhost_iommu_fault_take_big(struct vhost_iommu *vi)
 }
 
 /**
- * vhost_iommu_handle_faults() - one pass of the worker over the fault queue
+ * vhost_iommu_handle_faults() - one pass of the worker over the event
+ * backlog and the fault queue
  * @vi: the device, mutex held, in the worker
  * @read: the fault queue woke us: read it, not only deliver the backlog
  *
@@ -706,10 +841,14 @@ bool vhost_iommu_handle_faults(struct vhost_iommu *vi, bool read)
 	ssize_t n;
 
 	lockdep_assert_held(&vi->mutex);
-	if (!fq)
+	if (!fq) {
+		/* The VMM's records may wait without a fault queue. */
+		vhost_iommu_events_deliver(vi);
+		vhost_iommu_vq_signal(vq);
 		return false;
+	}
 	vhost_iommu_fault_retry(vi);
-	vhost_iommu_fault_deliver(vi);
+	vhost_iommu_events_deliver(vi);
 	for (i = 0; read && i < VHOST_IOMMU_FAULT_READS; i++) {
 		n = vhost_iommu_fault_read(vi, fq->file, fq->buf,
 					   sizeof(fq->buf));
@@ -718,7 +857,7 @@ bool vhost_iommu_handle_faults(struct vhost_iommu *vi, bool read)
 			n = vhost_iommu_fault_take_big(vi);
 			if (!n) {
 				fq->read_errors = 0;
-				vhost_iommu_fault_deliver(vi);
+				vhost_iommu_events_deliver(vi);
 				continue;
 			}
 		}
@@ -741,7 +880,7 @@ bool vhost_iommu_handle_faults(struct vhost_iommu *vi, bool read)
 			break;
 		}
 		vhost_iommu_fault_take(vi, n / sizeof(struct iommu_hwpt_pgfault));
-		vhost_iommu_fault_deliver(vi);
+		vhost_iommu_events_deliver(vi);
 		/* The guest gets these before the device reads again. */
 		vhost_iommu_vq_signal(vq);
 	}
@@ -786,7 +925,7 @@ u8 vhost_iommu_handle_page_resp(struct vhost_iommu *vi,
 	ret = vhost_iommu_fault_write(vi, fq->file, &resp, 1, &done);
 	/* -EINVAL: iommufd answered it itself when the device left the HWPT. */
 	if (!ret || ret == -EINVAL)
-		vhost_iommu_group_free(fq, grp - fq->groups);
+		vhost_iommu_group_free(vi, grp - fq->groups);
 	if (!ret) {
 		vi->stats.out_page_resps++;
 		return VIRTIO_IOMMU_S_OK;

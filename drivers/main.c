@@ -189,6 +189,8 @@ static void vhost_iommu_reset_device(struct vhost_iommu *vi)
 	lockdep_assert_held(&vi->mutex);
 	vhost_iommu_drop_pending(vi);
 	vhost_iommu_fault_answer_all(vi);
+	/* The VMM's fault reports that wait are dropped, not delivered. */
+	vhost_iommu_events_drop(vi);
 	if (!(vi->backend_features & BIT_ULL(VHOST_IOMMU_BACKEND_F_PERSIST)))
 		vhost_iommu_drop_bindings(vi);
 	vi->features = 0;
@@ -432,6 +434,7 @@ static long vhost_iommu_get_info(void __user *arg)
 		.max_page_groups = VHOST_IOMMU_MAX_PAGE_GROUPS,
 		.max_event_backlog = VHOST_IOMMU_MAX_EVENT_BACKLOG,
 		.max_page_group_records = VHOST_IOMMU_MAX_PAGE_GROUP_RECORDS,
+		.caps = VHOST_IOMMU_CAP_POST_EVENT,
 	};
 	/* Formats are numbered from 1; bit 0 stays clear. */
 	for (f = 1; f < 64; f++)
@@ -641,6 +644,8 @@ static long vhost_iommu_owner_ioctl(struct vhost_iommu *vi, unsigned int cmd,
 		return vhost_iommu_set_fault_queue(vi, arg);
 	case VHOST_IOMMU_SET_RUNNING:
 		return vhost_iommu_set_running(vi, arg);
+	case VHOST_IOMMU_POST_EVENT:
+		return vhost_iommu_post_event(vi, arg);
 	case VHOST_IOMMU_TEST:
 		return vhost_iommu_test_ioctl(vi, arg);
 	default:

@@ -159,8 +159,9 @@ static int vhost_iommu_nl_put_bindings(struct sk_buff *skb,
 }
 
 static int vhost_iommu_nl_put_faultq(struct sk_buff *skb,
-				     const struct vhost_iommu_faultq *fq)
+				     const struct vhost_iommu *vi)
 {
+	const struct vhost_iommu_faultq *fq = vi->fq;
 	struct nlattr *nest;
 
 	nest = nla_nest_start(skb, VHOST_IOMMU_A_DEV_FAULT_QUEUE);
@@ -168,7 +169,7 @@ static int vhost_iommu_nl_put_faultq(struct sk_buff *skb,
 		return -EMSGSIZE;
 	if (nla_put_u32(skb, VHOST_IOMMU_A_FAULT_QUEUE_GROUPS, fq->nr_groups) ||
 	    nla_put_u32(skb, VHOST_IOMMU_A_FAULT_QUEUE_BACKLOG,
-			fq->nr_backlog) ||
+			vi->nr_backlog) ||
 	    nla_put_u32(skb, VHOST_IOMMU_A_FAULT_QUEUE_RETRY, fq->nr_retry)) {
 		nla_nest_cancel(skb, nest);
 		return -EMSGSIZE;
@@ -222,7 +223,7 @@ static int vhost_iommu_nl_fill_dev(struct sk_buff *skb, struct vhost_iommu *vi,
 	if (vi->pending.cookie &&
 	    nla_put_u32(skb, VHOST_IOMMU_A_DEV_PENDING_TYPE, vi->pending.type))
 		goto cancel;
-	if (vi->fq && vhost_iommu_nl_put_faultq(skb, vi->fq))
+	if (vi->fq && vhost_iommu_nl_put_faultq(skb, vi))
 		goto cancel;
 	genlmsg_end(skb, hdr);
 	return 0;
@@ -271,6 +272,9 @@ static int vhost_iommu_nl_fill_stats(struct sk_buff *skb,
 		{ VHOST_IOMMU_A_STATS_USER_ACCESSES, st->out_user_accesses },
 		{ VHOST_IOMMU_A_STATS_IOMMUFD_CALLS, st->out_iommufd_calls },
 		{ VHOST_IOMMU_A_STATS_BUSY_POLL_HITS, st->out_busy_poll_hits },
+		{ VHOST_IOMMU_A_STATS_VMM_EVENTS, st->out_vmm_events },
+		{ VHOST_IOMMU_A_STATS_VMM_EVENTS_DROPPED,
+		  st->out_vmm_events_dropped },
 	};
 	unsigned int i;
 	void *hdr;

@@ -281,13 +281,21 @@ struct vhost_iommu_group {
 	bool used;
 };
 
+/* &vhost_iommu_backlog_rec.group of a record the VMM posted */
+#define VHOST_IOMMU_EVENT_VMM	U32_MAX
+
 /**
  * struct vhost_iommu_backlog_rec - a record waiting for an event buffer
- * @rec: the record as the guest gets it
- * @group: its group, an index into &vhost_iommu_faultq.groups
+ * @rec: a page request record as the guest gets it
+ * @fault: a fault report the VMM posted, as the guest gets it
+ * @group: the page request's group, an index into
+ *         &vhost_iommu_faultq.groups; %VHOST_IOMMU_EVENT_VMM for @fault
  */
 struct vhost_iommu_backlog_rec {
-	struct virtio_iommu_page_req rec;
+	union {
+		struct virtio_iommu_page_req rec;
+		struct virtio_iommu_fault fault;
+	};
 	u32 group;
 };
 
@@ -301,9 +309,8 @@ struct vhost_iommu_backlog_rec {
  * @fake: test builds: a synthetic fault source used instead of @file
  * @nr_groups: outstanding groups
  * @groups_end: one past the last slot of @groups in use; scans stop there
- * @groups: outstanding groups, delivered or not
- * @nr_backlog: records in @backlog
- * @backlog: records of undelivered groups, oldest first, groups whole
+ * @groups: outstanding groups, delivered or not; the undelivered ones
+ *          have their records in &vhost_iommu.backlog
  * @answers: cookies being answered INVALID
  * @nr_retry: answers whose write failed, to be written again
  * @retry: their cookies
@@ -321,8 +328,6 @@ struct vhost_iommu_faultq {
 	u32 nr_groups;
 	u32 groups_end;
 	struct vhost_iommu_group groups[VHOST_IOMMU_MAX_PAGE_GROUPS];
-	u32 nr_backlog;
-	struct vhost_iommu_backlog_rec backlog[VHOST_IOMMU_MAX_EVENT_BACKLOG];
 	u32 answers[VHOST_IOMMU_FAULT_BUF_RECORDS];
 	u32 nr_retry;
 	u32 retry[VHOST_IOMMU_FAULT_BUF_RECORDS];
@@ -348,7 +353,7 @@ enum {
 /* Work bits, set by wake-ups and consumed by the worker. */
 enum {
 	VHOST_IOMMU_WORK_REQUEST,
-	VHOST_IOMMU_WORK_EVENTQ,	/* deliver waiting page requests */
+	VHOST_IOMMU_WORK_EVENTQ,	/* deliver the waiting event records */
 	VHOST_IOMMU_WORK_FAULT,		/* and read the fault queue */
 };
 
@@ -386,6 +391,10 @@ enum {
  *             forgotten whenever @bindings changes
  * @batch: INVALIDATEs collected in the current pass
  * @fq: the attached fault queue, or NULL
+ * @nr_backlog: records in @backlog
+ * @backlog: records waiting for event buffers, oldest first: page request
+ *           groups whole (only while @fq is attached) and the VMM's fault
+ *           reports, one FIFO into the event queue
  */
 struct vhost_iommu {
 	struct mutex mutex;	/* see the top of this file */
@@ -423,6 +432,8 @@ struct vhost_iommu {
 	} last_bind;
 	struct vhost_iommu_batch batch;
 	struct vhost_iommu_faultq *fq;
+	u32 nr_backlog;
+	struct vhost_iommu_backlog_rec backlog[VHOST_IOMMU_MAX_EVENT_BACKLOG];
 };
 
 /*
@@ -526,6 +537,8 @@ void vhost_iommu_fault_endpoint_gone(struct vhost_iommu *vi, u32 endpoint);
 void vhost_iommu_bindings_endpoint_gone(struct vhost_iommu *vi, u32 endpoint);
 void vhost_iommu_fault_detach(struct vhost_iommu *vi);
 long vhost_iommu_set_fault_queue(struct vhost_iommu *vi, void __user *arg);
+void vhost_iommu_events_drop(struct vhost_iommu *vi);
+long vhost_iommu_post_event(struct vhost_iommu *vi, void __user *arg);
 bool vhost_iommu_handle_faults(struct vhost_iommu *vi, bool read);
 u8 vhost_iommu_handle_page_resp(struct vhost_iommu *vi,
 				const struct virtio_iommu_req_page_resp *r);

@@ -813,7 +813,8 @@ TEST_F(vdev, get_info_before_and_after_owner)
 	EXPECT_EQ((__u32)VHOST_IOMMU_MAX_EVENT_BACKLOG, a.max_event_backlog);
 	EXPECT_EQ((__u32)VHOST_IOMMU_MAX_PAGE_GROUP_RECORDS,
 		  a.max_page_group_records);
-	EXPECT_EQ(0u, a.__reserved);
+	/* POST_EVENT exists; caps holds nothing else yet. */
+	EXPECT_EQ((__u64)VHOST_IOMMU_CAP_POST_EVENT, a.caps);
 	/* The test kernel has the iommufd selftest; VT-d stage 1 is always taken. */
 	EXPECT_NE(0ull,
 		  a.inv_formats & (1ull << VHOST_IOMMU_INV_FORMAT_SELFTEST));

@@ -10,6 +10,10 @@
  * Whether iommufd still waits for an answer is seen by writing a response
  * to the fault queue ourselves: iommufd takes it only for a cookie it
  * handed out and nobody answered yet (cookies count from 1).
+ *
+ * The tests named vmm_event_* cover the fault reports a VMM posts into
+ * the event queue (VHOST_IOMMU_POST_EVENT), with and without page
+ * requests, PAGE_REQ and the fault queue.
  */
 #include <endian.h>
 #include <errno.h>
@@ -17,6 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -884,6 +889,420 @@ TEST_F(flt, answered_by_iommufd_behind_our_back)
 	EXPECT_EQ(VIRTIO_IOMMU_S_INVAL,
 		  send_resp(_metadata, self, PASID, 2,
 			    VIRTIO_IOMMU_PAGE_RESP_SUCCESS));
+}
+
+/* ------------------------------------------------------------------ */
+/* Fault reports the VMM posts (VHOST_IOMMU_POST_EVENT) */
+
+#define FR_SIZE		((__u32)sizeof(struct virtio_iommu_fault))
+#define VMM_EP		3u
+#define VMM_ADDR	0x12345678abcd000ULL
+#define FR_RW		(VIRTIO_IOMMU_FAULT_F_READ | VIRTIO_IOMMU_FAULT_F_WRITE | \
+			 VIRTIO_IOMMU_FAULT_F_ADDRESS)
+
+static int post_fault(struct _test_data_flt *self, __u32 ep, __u64 addr)
+{
+	return vhi_post_event(self->fd, VIRTIO_IOMMU_FAULT_R_MAPPING, FR_RW,
+			      ep, addr);
+}
+
+/* The 24 bytes the spec lays out, built by hand, not from the struct. */
+static void fault_bytes(__u8 *b, __u8 reason, __u32 flags, __u32 ep,
+			__u64 addr)
+{
+	__le32 f = htole32(flags), e = htole32(ep);
+	__le64 a = htole64(addr);
+
+	memset(b, 0, FR_SIZE);
+	b[0] = reason;
+	memcpy(b + 4, &f, 4);
+	memcpy(b + 8, &e, 4);
+	memcpy(b + 16, &a, 8);
+}
+
+/*
+ * The next event is the fault report given, byte for byte, with used
+ * length 24; the rest of a longer buffer is as the guest left it.
+ */
+static void expect_fault(struct __test_metadata *_metadata,
+			 struct _test_data_flt *self, __u8 reason,
+			 __u32 flags, __u32 ep, __u64 addr)
+{
+	__u8 want[FR_SIZE], raw[EV_SIZE];
+	__u32 id = ~0u, len = 0, i, touched = 0;
+
+	ASSERT_EQ(0, vg_wait_used(&self->eq, VG_TIMEOUT_MS, &id, &len))
+		TH_LOG("no fault report within %d ms", VG_TIMEOUT_MS);
+	ASSERT_GT(EQ_NUM, id);
+	ASSERT_EQ(FR_SIZE, len);
+	ASSERT_GE((__u32)sizeof(raw), self->ev[id].out_len);
+	ASSERT_EQ(0, vg_read(&self->mem, self->ev[id].out_gpa, raw,
+			     self->ev[id].out_len));
+	fault_bytes(want, reason, flags, ep, addr);
+	EXPECT_EQ(0, memcmp(want, raw, FR_SIZE))
+		TH_LOG("fault report for endpoint %u: wrong bytes", ep);
+	for (i = FR_SIZE; i < self->ev[id].out_len; i++)
+		touched += raw[i] != VG_POISON;
+	EXPECT_EQ(0u, touched);
+}
+
+static void expect_vmm_fault(struct __test_metadata *_metadata,
+			     struct _test_data_flt *self, __u32 ep)
+{
+	expect_fault(_metadata, self, VIRTIO_IOMMU_FAULT_R_MAPPING, FR_RW, ep,
+		     VMM_ADDR + ep);
+}
+
+/* Until the worker has read every page request from the fault queue. */
+static void wait_read(struct __test_metadata *_metadata,
+		      struct _test_data_flt *self)
+{
+	struct pollfd p = { .fd = self->fault_fd, .events = POLLIN };
+	__s64 end = now_ms() + VG_TIMEOUT_MS;
+
+	while (poll(&p, 1, 0) == 1 && (p.revents & POLLIN)) {
+		ASSERT_GT(end, now_ms())
+			TH_LOG("the worker did not read the fault queue");
+		usleep(1000);
+	}
+}
+
+TEST_F(flt, vmm_event_exact_bytes_in_24_byte_buffers)
+{
+	struct vhost_iommu_stats st;
+	__u16 used;
+
+	/* Today's Linux guest: no PAGE_REQ, 24-byte buffers; no fault queue. */
+	ASSERT_EQ(0, vhi_set_fault_queue(self->fd, -1));
+	rings_up(_metadata, self, NO_PAGE_REQ);
+	post_events(_metadata, self, 4, OLD_EV_SIZE);
+
+	/* A buffer is there: written before the ioctl returns. */
+	used = vg_used_idx(&self->eq);
+	ASSERT_EQ(0, post_fault(self, VMM_EP, VMM_ADDR + VMM_EP));
+	EXPECT_EQ((__u16)(used + 1), vg_used_idx(&self->eq));
+	expect_vmm_fault(_metadata, self, VMM_EP);
+
+	/* No address, another reason, every flag it takes. */
+	ASSERT_EQ(0, vhi_post_event(self->fd, VIRTIO_IOMMU_FAULT_R_DOMAIN, 0,
+				    0xfffffffe, 0));
+	expect_fault(_metadata, self, VIRTIO_IOMMU_FAULT_R_DOMAIN, 0,
+		     0xfffffffe, 0);
+	ASSERT_EQ(0, vhi_post_event(self->fd, VIRTIO_IOMMU_FAULT_R_UNKNOWN,
+				    VHOST_IOMMU_EVENT_FAULT_FLAGS, 0, ~0ULL));
+	expect_fault(_metadata, self, VIRTIO_IOMMU_FAULT_R_UNKNOWN,
+		     VHOST_IOMMU_EVENT_FAULT_FLAGS, 0, ~0ULL);
+	expect_no_event(_metadata, self);
+
+	get_stats(_metadata, self, &st);
+	EXPECT_EQ(3u, st.out_vmm_events);
+	EXPECT_EQ(0u, st.out_vmm_events_dropped);
+	EXPECT_EQ(0u, st.out_page_reqs);
+}
+
+TEST_F(flt, vmm_event_in_48_byte_buffers)
+{
+	struct virtio_iommu_page_req ev;
+
+	/* A guest that takes page requests: the report is still 24 bytes. */
+	post_events(_metadata, self, 4, EV_SIZE);
+	ASSERT_EQ(0, post_fault(self, VMM_EP, VMM_ADDR + VMM_EP));
+	expect_vmm_fault(_metadata, self, VMM_EP);
+	/* And page requests go on as before, 48 bytes. */
+	trigger(_metadata, self, PASID, 2, PERM_R, ADDR);
+	wait_event(_metadata, self, &ev);
+	EXPECT_EQ(2, le16toh(ev.group_id));
+	EXPECT_EQ(VIRTIO_IOMMU_S_OK,
+		  send_resp(_metadata, self, PASID, 2,
+			    VIRTIO_IOMMU_PAGE_RESP_SUCCESS));
+	expect_none_waiting(_metadata, self, "after PAGE_RESP");
+}
+
+TEST_F(flt, vmm_event_after_page_request)
+{
+	struct virtio_iommu_page_req ev;
+
+	/* The group is read while no buffer is there: it waits. */
+	trigger(_metadata, self, PASID, 5, PERM_R, ADDR);
+	wait_read(_metadata, self);
+	ASSERT_EQ(0, post_fault(self, VMM_EP, VMM_ADDR + VMM_EP));
+	expect_no_event(_metadata, self);
+	/* The group first, then the report posted after it was read. */
+	post_events(_metadata, self, 2, EV_SIZE);
+	wait_event(_metadata, self, &ev);
+	EXPECT_EQ(5, le16toh(ev.group_id));
+	expect_vmm_fault(_metadata, self, VMM_EP);
+	EXPECT_EQ(VIRTIO_IOMMU_S_OK,
+		  send_resp(_metadata, self, PASID, 5,
+			    VIRTIO_IOMMU_PAGE_RESP_SUCCESS));
+	expect_none_waiting(_metadata, self, "after PAGE_RESP");
+}
+
+TEST_F(flt, vmm_event_before_page_request)
+{
+	struct virtio_iommu_page_req ev;
+
+	ASSERT_EQ(0, post_fault(self, VMM_EP, VMM_ADDR + VMM_EP));
+	trigger(_metadata, self, PASID, 6, PERM_R, ADDR);
+	wait_read(_metadata, self);
+	ASSERT_EQ(0, post_fault(self, VMM_EP + 1, VMM_ADDR + VMM_EP + 1));
+	expect_no_event(_metadata, self);
+	/* One FIFO: report, group, report. */
+	post_events(_metadata, self, 3, EV_SIZE);
+	expect_vmm_fault(_metadata, self, VMM_EP);
+	wait_event(_metadata, self, &ev);
+	EXPECT_EQ(6, le16toh(ev.group_id));
+	expect_vmm_fault(_metadata, self, VMM_EP + 1);
+	EXPECT_EQ(VIRTIO_IOMMU_S_OK,
+		  send_resp(_metadata, self, PASID, 6,
+			    VIRTIO_IOMMU_PAGE_RESP_SUCCESS));
+	expect_none_waiting(_metadata, self, "after PAGE_RESP");
+}
+
+TEST_F(flt, vmm_event_with_short_buffers_and_page_requests)
+{
+	/* PAGE_REQ on, but the guest posts 24-byte buffers. */
+	post_events(_metadata, self, 2, OLD_EV_SIZE);
+	trigger(_metadata, self, PASID, 1, PERM_R, ADDR);
+	wait_invalid(_metadata, self, 1);
+	/* The buffer the group could not take takes the report. */
+	ASSERT_EQ(0, post_fault(self, VMM_EP, VMM_ADDR + VMM_EP));
+	expect_vmm_fault(_metadata, self, VMM_EP);
+	expect_none_waiting(_metadata, self, "answered by the device");
+}
+
+TEST_F(flt, vmm_event_waits_for_buffers)
+{
+	struct vhost_iommu_stats st;
+	unsigned int i;
+
+	ASSERT_EQ(0, vhi_set_fault_queue(self->fd, -1));
+	for (i = 0; i < 3; i++)
+		ASSERT_EQ(0, post_fault(self, i, VMM_ADDR + i));
+	expect_no_event(_metadata, self);
+	get_stats(_metadata, self, &st);
+	EXPECT_EQ(0u, st.out_vmm_events);
+	/* The guest's kick brings them out, in order. */
+	post_events(_metadata, self, 1, OLD_EV_SIZE);
+	expect_vmm_fault(_metadata, self, 0);
+	expect_no_event(_metadata, self);
+	post_events(_metadata, self, 4, OLD_EV_SIZE);
+	for (i = 1; i < 3; i++)
+		expect_vmm_fault(_metadata, self, i);
+	expect_no_event(_metadata, self);
+	get_stats(_metadata, self, &st);
+	EXPECT_EQ(3u, st.out_vmm_events);
+	EXPECT_EQ(0u, st.out_vmm_events_dropped);
+}
+
+TEST_F(flt, vmm_event_backlog_full)
+{
+	enum { N = VHOST_IOMMU_MAX_EVENT_BACKLOG };
+	struct vhost_iommu_stats st;
+	unsigned int i;
+
+	for (i = 0; i < N; i++)
+		ASSERT_EQ(0, post_fault(self, i, VMM_ADDR + i));
+	EXPECT_EQ(-ENOSPC, post_fault(self, N, VMM_ADDR + N));
+	/* A page request finds no room either: answered by the device. */
+	trigger(_metadata, self, PASID, 1, PERM_R, ADDR);
+	wait_invalid(_metadata, self, 1);
+	/* One buffer, one record out: room for one more. */
+	post_events(_metadata, self, 1, EV_SIZE);
+	expect_vmm_fault(_metadata, self, 0);
+	ASSERT_EQ(0, post_fault(self, N, VMM_ADDR + N));
+	EXPECT_EQ(-ENOSPC, post_fault(self, N + 1, VMM_ADDR + N + 1));
+	post_events(_metadata, self, N, EV_SIZE);
+	for (i = 1; i <= N; i++)
+		expect_vmm_fault(_metadata, self, i);
+	expect_no_event(_metadata, self);
+	get_stats(_metadata, self, &st);
+	EXPECT_EQ((__u64)N + 1, st.out_vmm_events);
+	EXPECT_EQ(0u, st.out_vmm_events_dropped);
+	expect_none_waiting(_metadata, self, "answered by the device");
+}
+
+TEST_F(flt, vmm_event_queue_not_set_up)
+{
+	/* A reset device has no event queue until the guest sets it up. */
+	ASSERT_EQ(0, vhi_reset_device(self->fd));
+	EXPECT_EQ(-ENOTCONN, post_fault(self, VMM_EP, VMM_ADDR));
+	vg_vq_reset(&self->rq);
+	vg_vq_reset(&self->eq);
+	ASSERT_EQ(0, vhi_set_features(self->fd, ALL_FEATURES));
+	EXPECT_EQ(-ENOTCONN, post_fault(self, VMM_EP, VMM_ADDR));
+	rings_up(_metadata, self, ALL_FEATURES);
+	post_events(_metadata, self, 1, EV_SIZE);
+	ASSERT_EQ(0, post_fault(self, VMM_EP, VMM_ADDR + VMM_EP));
+	expect_vmm_fault(_metadata, self, VMM_EP);
+	/* Without its kick eventfd the queue does not run. */
+	ASSERT_EQ(0, vhi_set_vring_kick(self->fd, VHOST_IOMMU_VQ_EVENT, -1));
+	EXPECT_EQ(-ENOTCONN, post_fault(self, VMM_EP, VMM_ADDR));
+}
+
+TEST_F(flt, vmm_event_broken_queue)
+{
+	struct vhost_iommu_stats st;
+	__u64 count;
+
+	ASSERT_EQ(0, vhi_set_fault_queue(self->fd, -1));
+	/* An available index further ahead than the ring is long. */
+	vg_avail_store_idx(&self->eq, EQ_NUM + 1);
+	EXPECT_EQ(-EIO, post_fault(self, VMM_EP, VMM_ADDR));
+	EXPECT_EQ(0, vg_eventfd_wait(self->eq.err_fd, VG_TIMEOUT_MS, &count));
+	get_stats(_metadata, self, &st);
+	EXPECT_EQ(1u, st.out_broken);
+	EXPECT_EQ(0u, st.out_vmm_events);
+	EXPECT_EQ(1u, st.out_vmm_events_dropped);
+	/* Broken already: refused. */
+	EXPECT_EQ(-EIO, post_fault(self, VMM_EP, VMM_ADDR));
+
+	/* Records waiting when the queue breaks are dropped. */
+	rings_up(_metadata, self, NO_PAGE_REQ);
+	ASSERT_EQ(0, post_fault(self, VMM_EP, VMM_ADDR));
+	ASSERT_EQ(0, post_fault(self, VMM_EP, VMM_ADDR));
+	vg_avail_store_idx(&self->eq, EQ_NUM + 1);
+	ASSERT_EQ(0, vg_kick(&self->eq));
+	EXPECT_EQ(0, vg_eventfd_wait(self->eq.err_fd, VG_TIMEOUT_MS, &count));
+	get_stats(_metadata, self, &st);
+	EXPECT_EQ(2u, st.out_broken);
+	EXPECT_EQ(3u, st.out_vmm_events_dropped);
+
+	/* Set up again, it works. */
+	rings_up(_metadata, self, NO_PAGE_REQ);
+	post_events(_metadata, self, 1, OLD_EV_SIZE);
+	ASSERT_EQ(0, post_fault(self, VMM_EP, VMM_ADDR + VMM_EP));
+	expect_vmm_fault(_metadata, self, VMM_EP);
+}
+
+TEST_F(flt, vmm_event_bad_arguments)
+{
+	struct vhost_iommu_fault_report a;
+	struct {
+		struct vhost_iommu_fault_report r;
+		__u64 extra;
+	} big;
+	struct vhost_iommu_stats st;
+	static const __u32 bad_flags[] = {
+		VIRTIO_IOMMU_FAULT_F_PRIVILEGED, VIRTIO_IOMMU_FAULT_F_LAST,
+		VIRTIO_IOMMU_FAULT_F_PAGE_REQ, VIRTIO_IOMMU_FAULT_F_PASID,
+		VIRTIO_IOMMU_FAULT_F_GROUP_ID, 1u << 31,
+	};
+	unsigned int i;
+
+	post_events(_metadata, self, 4, EV_SIZE);
+	memset(&a, 0, sizeof(a));
+	a.size = sizeof(a);
+	a.reason = VIRTIO_IOMMU_FAULT_R_MAPPING;
+	a.fault_flags = FR_RW;
+	a.endpoint = VMM_EP;
+	a.address = VMM_ADDR;
+
+	a.size = offsetof(struct vhost_iommu_fault_report, address);
+	EXPECT_EQ(-1, ioctl(self->fd, VHOST_IOMMU_POST_EVENT, &a));
+	EXPECT_EQ(EINVAL, errno);
+	a.size = sizeof(a);
+	a.flags = 1;
+	EXPECT_EQ(-1, ioctl(self->fd, VHOST_IOMMU_POST_EVENT, &a));
+	EXPECT_EQ(EOPNOTSUPP, errno);
+	a.flags = 0;
+	a.__reserved = 1;
+	EXPECT_EQ(-1, ioctl(self->fd, VHOST_IOMMU_POST_EVENT, &a));
+	EXPECT_EQ(EOPNOTSUPP, errno);
+	a.__reserved = 0;
+	a.reason = VIRTIO_IOMMU_FAULT_R_MAPPING + 1;
+	EXPECT_EQ(-1, ioctl(self->fd, VHOST_IOMMU_POST_EVENT, &a));
+	EXPECT_EQ(EINVAL, errno);
+	a.reason = 0x100 | VIRTIO_IOMMU_FAULT_R_MAPPING;
+	EXPECT_EQ(-1, ioctl(self->fd, VHOST_IOMMU_POST_EVENT, &a));
+	EXPECT_EQ(EINVAL, errno);
+	a.reason = VIRTIO_IOMMU_FAULT_R_MAPPING;
+	for (i = 0; i < ARRAY_SIZE(bad_flags); i++) {
+		a.fault_flags = FR_RW | bad_flags[i];
+		EXPECT_EQ(-1, ioctl(self->fd, VHOST_IOMMU_POST_EVENT, &a));
+		EXPECT_EQ(EINVAL, errno) TH_LOG("flag %#x", bad_flags[i]);
+	}
+	/* An address without the flag that says it is one. */
+	a.fault_flags = VIRTIO_IOMMU_FAULT_F_READ;
+	EXPECT_EQ(-1, ioctl(self->fd, VHOST_IOMMU_POST_EVENT, &a));
+	EXPECT_EQ(EINVAL, errno);
+	a.fault_flags = FR_RW;
+	EXPECT_EQ(-1, ioctl(self->fd, VHOST_IOMMU_POST_EVENT, NULL));
+	EXPECT_EQ(EFAULT, errno);
+	/* A newer, longer struct: only zeroes past what the kernel knows. */
+	big.r = a;
+	big.r.size = sizeof(big);
+	big.extra = 1;
+	EXPECT_EQ(-1, ioctl(self->fd, VHOST_IOMMU_POST_EVENT, &big));
+	EXPECT_EQ(E2BIG, errno);
+	expect_no_event(_metadata, self);
+	get_stats(_metadata, self, &st);
+	EXPECT_EQ(0u, st.out_vmm_events);
+
+	big.extra = 0;
+	EXPECT_EQ(0, ioctl(self->fd, VHOST_IOMMU_POST_EVENT, &big));
+	expect_fault(_metadata, self, VIRTIO_IOMMU_FAULT_R_MAPPING, FR_RW,
+		     VMM_EP, VMM_ADDR);
+	expect_no_event(_metadata, self);
+}
+
+TEST_F(flt, vmm_event_owner_only)
+{
+	int status;
+	pid_t pid;
+
+	post_events(_metadata, self, 1, EV_SIZE);
+	/* A child shares the file, not the owner's address space. */
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid)
+		_exit(post_fault(self, VMM_EP, VMM_ADDR) == -EPERM ? 0 : 1);
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(0, WEXITSTATUS(status));
+	expect_no_event(_metadata, self);
+}
+
+TEST_F(flt, vmm_event_stopped_device)
+{
+	int running = 0;
+	__u16 used;
+
+	post_events(_metadata, self, 2, EV_SIZE);
+	ASSERT_EQ(0, ioctl(self->fd, VHOST_IOMMU_SET_RUNNING, &running));
+	used = vg_used_idx(&self->eq);
+	/* Taken, written when the device runs again. */
+	ASSERT_EQ(0, post_fault(self, VMM_EP, VMM_ADDR + VMM_EP));
+	EXPECT_EQ(used, vg_used_idx(&self->eq));
+	expect_no_event(_metadata, self);
+	running = 1;
+	ASSERT_EQ(0, ioctl(self->fd, VHOST_IOMMU_SET_RUNNING, &running));
+	expect_vmm_fault(_metadata, self, VMM_EP);
+}
+
+TEST_F(flt, vmm_event_reset_drops_waiting)
+{
+	struct vhost_iommu_stats st;
+
+	ASSERT_EQ(0, post_fault(self, VMM_EP, VMM_ADDR));
+	ASSERT_EQ(0, post_fault(self, VMM_EP, VMM_ADDR));
+	ASSERT_EQ(0, vhi_reset_device(self->fd));
+	get_stats(_metadata, self, &st);
+	EXPECT_EQ(2u, st.out_vmm_events_dropped);
+	/* Set up again with buffers: nothing of before comes out. */
+	rings_up(_metadata, self, ALL_FEATURES);
+	post_events(_metadata, self, 2, EV_SIZE);
+	expect_no_event(_metadata, self);
+
+	/* RESET_OWNER drops them too. */
+	ASSERT_EQ(0, vhi_set_fault_queue(self->fd, -1));
+	rings_up(_metadata, self, ALL_FEATURES);
+	ASSERT_EQ(0, post_fault(self, VMM_EP, VMM_ADDR));
+	ASSERT_EQ(0, vhi_reset_owner(self->fd));
+	ASSERT_EQ(0, vhi_set_owner(self->fd));
+	get_stats(_metadata, self, &st);
+	EXPECT_EQ(3u, st.out_vmm_events_dropped);
+	EXPECT_EQ(0u, st.out_vmm_events);
 }
 
 TEST_HARNESS_MAIN

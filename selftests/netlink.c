@@ -1092,6 +1092,8 @@ static const struct {
 	C(USER_ACCESSES, user_accesses),
 	C(IOMMUFD_CALLS, iommufd_calls),
 	C(BUSY_POLL_HITS, busy_poll_hits),
+	C(VMM_EVENTS, vmm_events),
+	C(VMM_EVENTS_DROPPED, vmm_events_dropped),
 #undef C
 };
 

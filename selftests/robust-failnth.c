@@ -854,6 +854,8 @@ static bool recover_broken(struct __test_metadata *_metadata,
  * struct sweep - one ioctl swept over its failure points
  * @name: for messages
  * @never_fails: the uAPI gives the ioctl no error to return
+ * @eio_breaks_eq: -EIO is documented: the event queue broke as the ioctl
+ *                 wrote into it
  * @n: the fail-nth value of the last try
  * @points: tries in which a failure was injected
  * @errors: of those, the tries in which the ioctl failed
@@ -862,6 +864,7 @@ static bool recover_broken(struct __test_metadata *_metadata,
 struct sweep {
 	const char *name;
 	bool never_fails;
+	bool eio_breaks_eq;
 	unsigned int n;
 	unsigned int points;
 	unsigned int errors;
@@ -929,7 +932,9 @@ static bool nth_next(struct __test_metadata *_metadata,
 		EXPECT_FALSE(sw->never_fails)
 			TH_LOG("%s, point %u: failed (%s), but it has no error",
 			       sw->name, sw->n, strerror(-ret));
-		EXPECT_TRUE(ret == -ENOMEM || ret == -EFAULT)
+		EXPECT_TRUE(ret == -ENOMEM || ret == -EFAULT ||
+			    (ret == -EIO && sw->eio_breaks_eq &&
+			     self->eq_broken))
 			TH_LOG("%s, point %u: %s is not a documented error",
 			       sw->name, sw->n, strerror(-ret));
 	}
@@ -1303,6 +1308,88 @@ TEST_F_TIMEOUT(fnth, ioctl_fault_queue, SWEEP_TIMEOUT)
 		ASSERT_EQ(0, retry);
 		page_round_trip(_metadata, self);
 	} while (nth_next(_metadata, self, &sw, ret, hit));
+	slow_round_trip(_metadata, self);
+}
+
+/* ------------------------------------------------------------------ */
+/* Fault reports from the VMM */
+
+/*
+ * POST_EVENT with an event buffer waiting, so the report is written
+ * before the call returns. A call that fails with -EFAULT took nothing:
+ * the report is posted again. One that fails with -EIO found guest memory
+ * it could not use: the event queue is broken, its err eventfd signalled,
+ * the report dropped and counted; the queue works again once recovered.
+ */
+TEST_F_TIMEOUT(fnth, ioctl_post_event, SWEEP_TIMEOUT)
+{
+	struct vhost_iommu_fault_report a = {
+		.size = sizeof(a),
+		.reason = VIRTIO_IOMMU_FAULT_R_MAPPING,
+		.fault_flags = VIRTIO_IOMMU_FAULT_F_WRITE |
+			       VIRTIO_IOMMU_FAULT_F_ADDRESS,
+		.endpoint = ENDPOINT2,
+		.address = ADDR,
+	};
+	struct sweep sw = { .name = "POST_EVENT", .eio_breaks_eq = true };
+	struct vhost_iommu_stats st0, st;
+	struct virtio_iommu_fault f;
+	bool hit, again;
+	__u32 id, len;
+	int ret;
+
+	if (!self->have_nth)
+		SKIP(return, NTH_SKIP_MSG);
+	for (again = true; again;) {
+		ASSERT_EQ(0, vhi_get_stats(self->fd, &st0));
+		post_events(_metadata, self, 1);
+		ret = nth_ioctl(_metadata, self, &sw, self->fd,
+				VHOST_IOMMU_POST_EVENT, &a, &hit);
+		ASSERT_EQ(0, vhi_get_stats(self->fd, &st));
+		if (ret == -EIO) {
+			EXPECT_TRUE(err_seen(&self->eq, &self->eq_broken))
+				TH_LOG("point %u: -EIO, but no err eventfd",
+				       sw.n);
+			EXPECT_EQ(st0.out_vmm_events_dropped + 1,
+				  st.out_vmm_events_dropped);
+			/* At most the bad buffer, completed with 0. */
+			while (vg_used_idx(&self->eq) != self->eq.last_used) {
+				ASSERT_EQ(0, vg_wait_used(&self->eq, 0, &id,
+							  &len));
+				EXPECT_EQ(0u, len);
+			}
+			/* Judged while the queue is still seen broken. */
+			again = nth_next(_metadata, self, &sw, ret, hit);
+			recover_broken(_metadata, self);
+			continue;
+		}
+		EXPECT_FALSE(err_seen(&self->eq, &self->eq_broken));
+		EXPECT_EQ(st0.out_vmm_events_dropped,
+			  st.out_vmm_events_dropped);
+		if (ret) {
+			EXPECT_EQ(st0.out_vmm_events, st.out_vmm_events);
+			EXPECT_EQ(self->eq.last_used, vg_used_idx(&self->eq));
+			ASSERT_EQ(0, ioctl(self->fd, VHOST_IOMMU_POST_EVENT,
+					   &a));
+		}
+		/* Written before the call returned. */
+		ASSERT_NE(self->eq.last_used, vg_used_idx(&self->eq));
+		id = ~0u;
+		len = 0;
+		ASSERT_EQ(0, vg_wait_used(&self->eq, 0, &id, &len));
+		ASSERT_GT(EQ_NUM, id);
+		EXPECT_EQ((__u32)sizeof(f), len);
+		ASSERT_EQ(0, vg_read(&self->mem, self->ev[id].out_gpa, &f,
+				     sizeof(f)));
+		EXPECT_EQ(VIRTIO_IOMMU_FAULT_R_MAPPING, f.reason);
+		EXPECT_EQ(a.fault_flags, le32toh(f.flags));
+		EXPECT_EQ(ENDPOINT2, le32toh(f.endpoint));
+		EXPECT_EQ(ADDR, le64toh(f.address));
+		ASSERT_EQ(0, vhi_get_stats(self->fd, &st));
+		EXPECT_EQ(st0.out_vmm_events + 1, st.out_vmm_events);
+		again = nth_next(_metadata, self, &sw, ret, hit);
+	}
+	page_round_trip(_metadata, self);
 	slow_round_trip(_metadata, self);
 }
 

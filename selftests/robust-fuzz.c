@@ -5011,6 +5011,8 @@ static void fz_op_abi(struct fz *fz)
 		FZ_EXT(VHOST_IOMMU_BIND_DOMAIN, struct vhost_iommu_bind, 4),
 		FZ_EXT(VHOST_IOMMU_SET_FAULT_QUEUE,
 		       struct vhost_iommu_fault_queue, 1),
+		FZ_EXT(VHOST_IOMMU_POST_EVENT,
+		       struct vhost_iommu_fault_report, 1),
 #undef FZ_EXT
 	};
 	struct fz_rng *r = &fz->rng;
@@ -5064,6 +5066,7 @@ static bool fz_known_cmd(unsigned long cmd)
 		VHOST_IOMMU_GET_STATS, VHOST_IOMMU_SET_IOMMUFD,
 		VHOST_IOMMU_SET_ENDPOINT, VHOST_IOMMU_BIND_DOMAIN,
 		VHOST_IOMMU_SET_FAULT_QUEUE, VHOST_IOMMU_SET_RUNNING,
+		VHOST_IOMMU_GET_INFO, VHOST_IOMMU_POST_EVENT,
 		VHOST_IOMMU_TEST,
 	};
 	unsigned int i;

@@ -1716,6 +1716,12 @@ static int st_set_running(const struct stranger *s)
 	return raw_ioctl(s->v->fd, VHOST_IOMMU_SET_RUNNING, &running);
 }
 
+static int st_post_event(const struct stranger *s)
+{
+	return vhi_post_event(s->v->fd, VIRTIO_IOMMU_FAULT_R_MAPPING, 0, EP,
+			      0);
+}
+
 static int st_test_fake_attach(const struct stranger *s)
 {
 	struct vhost_iommu_test_op op = {
@@ -1772,6 +1778,7 @@ static const struct stranger_op stranger_ops[] = {
 	{ "VHOST_IOMMU_SET_FAULT_QUEUE -1", st_detach_fault_queue },
 	{ "VHOST_IOMMU_SET_FAULT_QUEUE", st_set_fault_queue },
 	{ "VHOST_IOMMU_SET_RUNNING", st_set_running },
+	{ "VHOST_IOMMU_POST_EVENT", st_post_event },
 	{ "VHOST_IOMMU_TEST fake attach", st_test_fake_attach },
 	{ "VHOST_IOMMU_TEST fake inject", st_test_fake_inject },
 	/* Last: if they wrongly worked, they would spoil the others. */

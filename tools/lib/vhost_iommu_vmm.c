@@ -331,6 +331,20 @@ int vhi_set_fault_queue(int fd, int fault_fd)
 	return vhi_ioctl(fd, VHOST_IOMMU_SET_FAULT_QUEUE, &a);
 }
 
+int vhi_post_event(int fd, __u8 reason, __u32 flags, __u32 endpoint,
+		   __u64 address)
+{
+	struct vhost_iommu_fault_report a = {
+		.size = sizeof(a),
+		.reason = reason,
+		.fault_flags = flags,
+		.endpoint = endpoint,
+		.address = address,
+	};
+
+	return vhi_ioctl(fd, VHOST_IOMMU_POST_EVENT, &a);
+}
+
 static int vhi_set_endpoint(int fd, __u32 flags, __u32 endpoint,
 			    __u32 dev_id, __u64 virt_id)
 {

@@ -119,6 +119,13 @@ __u32 vhi_dev_id(int fd);
 int vhi_set_iommufd(int fd, int iommufd);
 /* An iommufd fault queue fd whose page requests go to the guest, or -1. */
 int vhi_set_fault_queue(int fd, int fault_fd);
+/*
+ * VHOST_IOMMU_POST_EVENT: a fault report (VIRTIO_IOMMU_FAULT_R_*,
+ * VIRTIO_IOMMU_FAULT_F_*) into the guest's event queue. @address counts
+ * only with VIRTIO_IOMMU_FAULT_F_ADDRESS in @flags (pass 0 otherwise).
+ */
+int vhi_post_event(int fd, __u8 reason, __u32 flags, __u32 endpoint,
+		   __u64 address);
 /* VHOST_IOMMU_SET_ENDPOINT without and with VHOST_IOMMU_ENDPOINT_F_REMOVE. */
 int vhi_add_endpoint(int fd, __u32 endpoint, __u32 dev_id, __u64 virt_id);
 int vhi_remove_endpoint(int fd, __u32 endpoint);

@@ -142,7 +142,7 @@ static const unsigned char vhi_fq_kinds[VHOST_IOMMU_A_FAULT_QUEUE_MAX + 1] = {
 
 static const unsigned char vhi_stats_kinds[VHOST_IOMMU_A_STATS_MAX + 1] = {
 	[VHOST_IOMMU_A_STATS_DEV_ID] = VHI_U32,
-	[VHOST_IOMMU_A_STATS_REQUESTS ... VHOST_IOMMU_A_STATS_BUSY_POLL_HITS] =
+	[VHOST_IOMMU_A_STATS_REQUESTS ... VHOST_IOMMU_A_STATS_VMM_EVENTS_DROPPED] =
 		VHI_UINT,
 };
 
@@ -170,6 +170,8 @@ static const struct {
 	{ VHOST_IOMMU_A_STATS_USER_ACCESSES, "user-accesses" },
 	{ VHOST_IOMMU_A_STATS_IOMMUFD_CALLS, "iommufd-calls" },
 	{ VHOST_IOMMU_A_STATS_BUSY_POLL_HITS, "busy-poll-hits" },
+	{ VHOST_IOMMU_A_STATS_VMM_EVENTS, "vmm-events" },
+	{ VHOST_IOMMU_A_STATS_VMM_EVENTS_DROPPED, "vmm-events-dropped" },
 };
 
 #define VHI_ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))

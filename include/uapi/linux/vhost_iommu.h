@@ -343,6 +343,7 @@ enum {
 	VHOST_IOMMU_CMD_SET_FAULT_QUEUE = 0xa8,
 	VHOST_IOMMU_CMD_SET_RUNNING = 0xa9,
 	VHOST_IOMMU_CMD_GET_INFO = 0xaa,
+	VHOST_IOMMU_CMD_POST_EVENT = 0xab,
 };
 
 /**
@@ -500,6 +501,12 @@ struct vhost_iommu_completion {
  *                      (VHOST_SET_VRING_BUSYLOOP_TIMEOUT); its reads of
  *                      the available index while polling are not counted
  *                      in @out_user_accesses
+ * @out_vmm_events: fault records the VMM posted (VHOST_IOMMU_POST_EVENT)
+ *                  written to the event queue
+ * @out_vmm_events_dropped: fault records the VMM posted that were taken
+ *                          and never written: dropped by a reset, a
+ *                          broken or unset event queue, or an event
+ *                          buffer shorter than 24 bytes
  *
  * Counters since the file was opened; they survive resets. A VMM built
  * against an older header passes a smaller @size and gets the fields it
@@ -525,6 +532,8 @@ struct vhost_iommu_stats {
 	__aligned_u64 out_user_accesses;
 	__aligned_u64 out_iommufd_calls;
 	__aligned_u64 out_busy_poll_hits;
+	__aligned_u64 out_vmm_events;
+	__aligned_u64 out_vmm_events_dropped;
 };
 
 #define VHOST_IOMMU_GET_STATS _IO(VHOST_VIRTIO, VHOST_IOMMU_CMD_GET_STATS)
@@ -746,6 +755,10 @@ struct vhost_iommu_fault_queue {
 #define VHOST_IOMMU_SET_RUNNING \
 	_IOW(VHOST_VIRTIO, VHOST_IOMMU_CMD_SET_RUNNING, int)
 
+/* Capabilities of struct vhost_iommu_info */
+/* VHOST_IOMMU_POST_EVENT exists */
+#define VHOST_IOMMU_CAP_POST_EVENT	(1ULL << 0)
+
 /* Page request sources of struct vhost_iommu_info */
 /* An iommufd fault queue (IOMMU_FAULT_QUEUE_ALLOC), VHOST_IOMMU_SET_FAULT_QUEUE */
 #define VHOST_IOMMU_FAULT_SOURCE_FAULT_QUEUE	(1 << 0)
@@ -769,13 +782,17 @@ struct vhost_iommu_fault_queue {
  * @max_page_groups: %VHOST_IOMMU_MAX_PAGE_GROUPS
  * @max_event_backlog: %VHOST_IOMMU_MAX_EVENT_BACKLOG
  * @max_page_group_records: %VHOST_IOMMU_MAX_PAGE_GROUP_RECORDS
- * @__reserved: set to 0
+ * @caps: VHOST_IOMMU_CAP_* the module has; 0 from modules older than
+ *        the field (it was a reserved field set to 0), so a VMM may test a
+ *        bit without knowing the module's version
  *
  * What this module can do on the running kernel, so that a VMM asks
  * instead of inferring it from the kernel version. Needs no owner: any
  * open file may ask, before VHOST_SET_OWNER. A VMM built against an older
  * header passes a smaller @size and gets the fields it knows; @size is set
- * to the bytes filled.
+ * to the bytes filled. @features holds virtio feature bits only (what
+ * VHOST_GET_FEATURES offers); ioctls and abilities beyond them are bits of
+ * @caps.
  *
  * Errors: -EINVAL when @size does not reach @inv_formats; -E2BIG when the
  * struct is larger than the kernel's and the extra bytes are not 0;
@@ -796,9 +813,86 @@ struct vhost_iommu_info {
 	__u32 max_page_groups;
 	__u32 max_event_backlog;
 	__u32 max_page_group_records;
-	__aligned_u64 __reserved;
+	__aligned_u64 caps;
 };
 
 #define VHOST_IOMMU_GET_INFO _IO(VHOST_VIRTIO, VHOST_IOMMU_CMD_GET_INFO)
+
+/*
+ * Fault flags VHOST_IOMMU_POST_EVENT takes: the spec's READ, WRITE and
+ * ADDRESS, and EXEC, which Linux's <linux/virtio_iommu.h> defines and its
+ * driver reports (a driver MUST ignore flags it does not know).
+ */
+#define VHOST_IOMMU_EVENT_FAULT_FLAGS					\
+	(VIRTIO_IOMMU_FAULT_F_READ | VIRTIO_IOMMU_FAULT_F_WRITE |	\
+	 VIRTIO_IOMMU_FAULT_F_EXEC | VIRTIO_IOMMU_FAULT_F_ADDRESS)
+
+/**
+ * struct vhost_iommu_fault_report - ioctl(VHOST_IOMMU_POST_EVENT)
+ * @size: sizeof(struct vhost_iommu_fault_report)
+ * @flags: must be 0
+ * @reason: VIRTIO_IOMMU_FAULT_R_UNKNOWN, _R_DOMAIN or _R_MAPPING
+ * @fault_flags: VIRTIO_IOMMU_FAULT_F_READ, _F_WRITE, _F_EXEC and
+ *               _F_ADDRESS (%VHOST_IOMMU_EVENT_FAULT_FLAGS)
+ * @endpoint: the endpoint that faulted, as the guest names it
+ * @__reserved: must be 0
+ * @address: the faulting address, with %VIRTIO_IOMMU_FAULT_F_ADDRESS;
+ *           0 without it
+ *
+ * Posts a fault report into the guest's event queue, for a VMM whose
+ * event queue the module serves: a VMM that emulates devices behind the
+ * vIOMMU reports their translation faults here, where it would write a
+ * struct virtio_iommu_fault into the event queue itself without vhost.
+ *
+ * The module builds the 24-byte struct virtio_iommu_fault from these
+ * fields, with its reserved fields zero, rather than taking the record's
+ * bytes: so a VMM can set nothing the device must keep zero (reserved
+ * bytes, which make a driver ignore the report) nor page request flags
+ * (which only the module's own 48-byte page request records may carry),
+ * and a later report format changes the fields, not the record. Each
+ * record goes into one event buffer of at least 24 bytes, whatever its
+ * size, with used length 24: the guest tells it from a 48-byte page
+ * request record (%VIRTIO_IOMMU_F_PAGE_REQ) by the used length, and by
+ * %VIRTIO_IOMMU_FAULT_F_PAGE_REQ being clear. It needs neither
+ * %VIRTIO_IOMMU_F_PAGE_REQ nor a fault queue.
+ *
+ * Records posted here and the module's page request records go into the
+ * event queue in one order, the order in which they reached the device: a
+ * record posted after the worker read a page request group from the
+ * fault queue comes after every record of that group. The record is
+ * written into the event queue before the ioctl returns if the guest has
+ * made a buffer available and nothing older waits; otherwise it waits,
+ * with the page request records, in a backlog of
+ * %VHOST_IOMMU_MAX_EVENT_BACKLOG records, until the guest makes buffers
+ * available (its kick wakes the worker). A stopped device
+ * (VHOST_IOMMU_SET_RUNNING 0) takes records into the backlog and writes
+ * them when it runs again. Records still waiting are dropped, and
+ * counted in out_vmm_events_dropped, by VHOST_IOMMU_RESET_DEVICE,
+ * VHOST_RESET_OWNER and close; by the event queue breaking or losing its
+ * kick eventfd; and one at a time when the next event buffer is shorter
+ * than 24 bytes (the buffer is left available). The spec lets a device
+ * drop events when the driver posts no buffer; -ENOSPC is the VMM's
+ * chance to drop or to retry later.
+ *
+ * Errors: -EINVAL for a reason or a fault flag outside the above, or an
+ * @address without %VIRTIO_IOMMU_FAULT_F_ADDRESS; -ENOTCONN when the event
+ * queue is not set up (no features set, or no size, addresses or kick
+ * eventfd: also after VHOST_IOMMU_RESET_DEVICE, until the guest sets it
+ * up again); -EIO when the event queue is broken, or broke as the record
+ * was written (the err eventfd was signalled; VHOST_SET_VRING_BASE or a
+ * reset recovers it); -ENOSPC when %VHOST_IOMMU_MAX_EVENT_BACKLOG records
+ * wait for event buffers already.
+ */
+struct vhost_iommu_fault_report {
+	__u32 size;
+	__u32 flags;
+	__u32 reason;
+	__u32 fault_flags;
+	__u32 endpoint;
+	__u32 __reserved;
+	__aligned_u64 address;
+};
+
+#define VHOST_IOMMU_POST_EVENT _IO(VHOST_VIRTIO, VHOST_IOMMU_CMD_POST_EVENT)
 
 #endif /* _UAPI_LINUX_VHOST_IOMMU_H */

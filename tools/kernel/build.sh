@@ -3,11 +3,12 @@
 #
 # Build (or find in the cache) the vhost-iommu test kernel from Debian's
 # linux-source-6.12: tinyconfig + base.config (+ debug.config for the debug
-# variant). The tree is cached outside the checkout, keyed by the source
-# package version and a hash of the fragments, and rebuilt only when one
-# of them changes.
+# variant). The guest variant is the nested guest of suite qemu: tinyconfig
+# + guest.config alone, bzImage only (no modules, no headers). The tree is
+# cached outside the checkout, keyed by the source package version and a
+# hash of the fragments, and rebuilt only when one of them changes.
 #
-#   build.sh [--variant debug|fast] [--print-dir]
+#   build.sh [--variant debug|fast|guest] [--print-dir]
 #
 # --print-dir prints the tree's path (built or not) and exits.
 # Environment: VHOST_IOMMU_CACHE (default ~/.cache/vhost-iommu).
@@ -27,7 +28,8 @@ done
 case "$variant" in
 debug) frags=("$here/base.config" "$here/debug.config") ;;
 fast) frags=("$here/base.config") ;;
-*) echo "build.sh: variant must be debug or fast" >&2; exit 2 ;;
+guest) frags=("$here/guest.config") ;;
+*) echo "build.sh: variant must be debug, fast or guest" >&2; exit 2 ;;
 esac
 
 pkg=linux-source-6.12
@@ -93,7 +95,7 @@ done
 rm -rf "$dir"
 mkdir -p "$dir"
 log="$cache/build-$variant.log"
-echo "build.sh: building $variant test kernel from $pkg $ver in $dir (log: $log)" >&2
+echo "build.sh: building $variant kernel from $pkg $ver in $dir (log: $log)" >&2
 start=$(date +%s)
 
 tar -xf /usr/src/linux-source-6.12.tar.xz -C "$dir" --strip-components=1
@@ -125,8 +127,10 @@ if [ ${#missing[@]} -gt 0 ]; then
 	exit 1
 fi
 
-if ! make -j"$(nproc)" bzImage modules >>"$log" 2>&1 ||
-	! make headers >>"$log" 2>&1; then
+targets=(bzImage modules)
+[ "$variant" = guest ] && targets=(bzImage)
+if ! make -j"$(nproc)" "${targets[@]}" >>"$log" 2>&1 ||
+	{ [ "$variant" != guest ] && ! make headers >>"$log" 2>&1; }; then
 	tail -n 40 "$log" >&2
 	echo "build.sh: kernel build failed; full log: $log" >&2
 	exit 1

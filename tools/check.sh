@@ -3,7 +3,8 @@
 #
 # make check: static checks (checkpatch --strict, sparse with W=1,
 # kernel-doc on the uAPI header) as suite "static", then every test in the
-# VM on the test kernel. The last line is "N passed, N failed, N skipped".
+# VM on the test kernel, and suite qemu in a second VM run. The last line
+# is "N passed, N failed, N skipped".
 set -uo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -14,7 +15,7 @@ while [ $# -gt 0 ]; do
 	*) echo "check.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
 done
-cd "$top"
+cd "$top" || exit 1
 start=$(date +%s)
 
 if ! command -v sparse >/dev/null; then
@@ -95,20 +96,36 @@ static netlink-doc netlinkdoc
 # staging root (Documentation/packaging.rst).
 static dkms-version tools/packaging/check.sh version
 static dkms tools/packaging/check.sh dkms "$kdir"
+# The QEMU series' copy of the uAPI header is the header (tools/qemu/).
+static qemu-header tools/qemu/check-header.sh
 echo "SUITE static: $passed passed, $failed failed, 0 skipped"
 for n in "${static_notes[@]}"; do echo "  $n"; done
 
-vm_out=$(tools/vm/run.sh --mode check --variant "$variant")
-vm_rc=$?
-echo "$vm_out" | grep -v '^TOTAL '
-read -r _ p f s < <(echo "$vm_out" | grep '^TOTAL ' || echo "TOTAL 0 1 0")
-passed=$((passed + p))
-failed=$((failed + f))
-skipped=$((skipped + s))
-if [ $vm_rc -ne 0 ] && [ "$f" -eq 0 ]; then
-	echo "check.sh: the VM run failed before reporting" >&2
-	failed=$((failed + 1))
-fi
+# vm_run LABEL RUN.SH-ARGS...: one VM run, its suite lines and its totals;
+# the run's whole-run checks are reported as suite LABEL.
+vm_run() {
+	local label=$1 out rc p f s
+	shift
+	out=$(tools/vm/run.sh --mode check --variant "$variant" "$@")
+	rc=$?
+	echo "$out" | grep -v '^TOTAL ' | sed "s/^SUITE vm:/SUITE $label:/"
+	read -r _ p f s < <(echo "$out" | grep '^TOTAL ' || echo "TOTAL 0 1 0")
+	passed=$((passed + p))
+	failed=$((failed + f))
+	skipped=$((skipped + s))
+	if [ $rc -ne 0 ] && [ "$f" -eq 0 ]; then
+		echo "check.sh: the VM run ($label) failed before reporting" >&2
+		failed=$((failed + 1))
+	fi
+}
+
+vm_run vm
+# Suite qemu (a nested QEMU guest: make check-qemu) in a VM run of its own:
+# it needs 4 GiB, the QEMU and guest kernel builds and about ten minutes,
+# and a run of its own keeps its failures apart: the whole-run checks of
+# that run (kernel log, kmemleak, rmmod: suite vm-qemu) are about QEMU
+# driving the module, not about the other suites.
+vm_run vm-qemu --tests qemu --timeout "${VHOST_IOMMU_QEMU_VM_TIMEOUT:-2400}"
 echo "check.sh: $(($(date +%s) - start)) s" >&2
 echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]

@@ -49,7 +49,7 @@ case "$suite" in
 esac
 
 # Bump when the build recipe below changes in a way the hash cannot see.
-recipe=1
+recipe=2
 cache=${VHOST_IOMMU_CACHE:-$HOME/.cache/vhost-iommu}
 srclist=/etc/apt/sources.list.d/vhost-iommu-src.sources
 patchdir=$here/patches
@@ -324,7 +324,9 @@ grep -q '^#define CONFIG_VHOST_KERNEL' build/config-host.h ||
 echo "build.sh: configured in $(($(date +%s) - t)) s" >&2
 
 t=$(date +%s)
-if ! nice -n 10 make -C build -j"$jobs" >>"$log" 2>&1; then
+# Only the emulator: QEMU's default target also builds its unit and qtest
+# programs, which take as long again.
+if ! nice -n 10 make -C build -j"$jobs" qemu-system-x86_64 >>"$log" 2>&1; then
 	fail "QEMU build failed"
 fi
 echo "build.sh: compiled in $(($(date +%s) - t)) s" >&2

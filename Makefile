@@ -19,8 +19,8 @@ KDIR_IS_TEST_KERNEL := 1
 endif
 endif
 
-.PHONY: all modules kernel selftests run check coverage fuzz bench static clean help \
-	install uninstall
+.PHONY: all modules kernel selftests run check check-qemu bench-qemu coverage fuzz bench static clean \
+	help install uninstall
 
 all: modules
 
@@ -51,6 +51,23 @@ run:
 
 check:
 	@tools/check.sh --variant $(VARIANT)
+
+# Suite qemu alone (also part of make check): the patched QEMU of
+# tools/qemu/ boots a Linux guest in the VM, its virtio-iommu served by the
+# module; VHOST_IOMMU_QEMU_VHOST=off for QEMU's own userspace device.
+# Two nested TCG guest boots: the VM may take QEMU_VM_TIMEOUT seconds.
+QEMU_VM_TIMEOUT ?= 2400
+check-qemu:
+	@tools/vm/run.sh --mode check --variant $(VARIANT) --tests qemu --timeout $(QEMU_VM_TIMEOUT)
+
+# The nested guest's small-block I/O with vhost=on against QEMU's own
+# device, ROUNDS boots of each in one VM run on the fast kernel:
+# Documentation/performance.rst.
+ROUNDS ?= 3
+bench-qemu:
+	@VHOST_IOMMU_QEMU_BENCH=$(ROUNDS) tools/vm/run.sh --mode check --variant fast \
+		--tests qemu --timeout $$(( 600 + $(ROUNDS) * 600 )); rc=$$?; \
+		tr -d '\r' <build/vm/console-check.log | grep -a '^# round \|^@@BENCH '; exit $$rc
 
 coverage:
 	@tools/coverage.sh
@@ -115,6 +132,8 @@ help:
 	@echo "make kernel     build the test kernel (VARIANT=debug|fast) into ~/.cache/vhost-iommu"
 	@echo "make run        boot the test kernel in QEMU, load the module, show it working"
 	@echo "make check      static checks + every test in the VM on the debug test kernel"
+	@echo "make check-qemu suite qemu alone: a nested QEMU guest drives the module (VHOST_IOMMU_QEMU_VHOST=on|off)"
 	@echo "make coverage   every test with a GCOV-profiled module; line coverage per file"
 	@echo "make bench      benchmarks against userspace baselines (RUNS=3 VM runs)"
+	@echo "make bench-qemu the nested guest's block I/O, vhost=on vs off (ROUNDS=3 boots each)"
 	@echo "make fuzz       a long fuzz run in the VM (SEED=, N= requests)"

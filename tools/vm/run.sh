@@ -12,9 +12,16 @@
 # Options: --variant debug|fast (test kernel), --timeout SECONDS,
 #          --append "kernel args", --tests "NAME..." (check mode: only these
 #          kselftest binaries, and KUnit only if "kunit" is named; default
-#          VHOST_IOMMU_TESTS, else everything). The console log is kept in
-#          build/vm/. Every suite expected is reported, or counted failed.
-#          --coverage: dump the module's gcov data before unloading it.
+#          VHOST_IOMMU_TESTS, else everything but qemu). The console log is
+#          kept in build/vm/. Every suite expected is reported, or counted
+#          failed. --coverage: dump the module's gcov data before unloading it.
+#
+# Suite qemu (selftests/qemu.sh: a nested QEMU boots a Linux guest behind a
+# virtio-iommu) runs only when named: it builds the QEMU of tools/qemu/ and
+# the guest kernel (`tools/kernel/build.sh --variant guest`), puts them in
+# the initramfs with QEMU's libraries and firmware and the guest's
+# initramfs, and gives the VM 4 GiB. VHOST_IOMMU_QEMU_VHOST=on|off (default
+# on) is the suite's virtio-iommu-pci vhost mode.
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -42,6 +49,12 @@ command -v qemu-system-x86_64 >/dev/null || need+=(qemu-system-x86)
 applets=$(/bin/busybox --list 2>/dev/null || true)
 grep -qx insmod <<<"$applets" || need+=(busybox-static)
 command -v cpio >/dev/null || need+=(cpio)
+named() { grep -qw -- "$1" <<<"$tests"; }
+# Suite qemu's firmware: SeaBIOS and QEMU's option ROMs, from Debian.
+if named qemu; then
+	[ -f /usr/share/seabios/bios-256k.bin ] || need+=(seabios)
+	[ -f /usr/share/qemu/linuxboot_dma.bin ] || need+=(qemu-system-data)
+fi
 [ -f /usr/include/libmnl/libmnl.h ] || need+=(libmnl-dev)
 if [ ${#need[@]} -gt 0 ]; then
 	echo "run.sh: installing ${need[*]}" >&2
@@ -57,6 +70,10 @@ fi
 kdir=$("$top/tools/kernel/build.sh" --variant "$variant")
 make -s -C "$top" KDIR="$kdir" modules >&2
 make -s -C "$top" KDIR="$kdir" selftests >&2
+if named qemu; then
+	qemu_dir=$("$top/tools/qemu/build.sh")
+	guest_dir=$("$top/tools/kernel/build.sh" --variant guest)
+fi
 
 out="$top/build/vm"
 root="$out/initramfs"
@@ -64,7 +81,10 @@ rm -rf "$root"
 mkdir -p "$root"/{bin,dev,proc,sys,tmp,vhi/selftests,vhi/bin}
 cp /bin/busybox "$root/bin/busybox"
 cp "$top"/vhost_iommu.ko "$root/vhi/"
-wanted() { [ -z "$tests" ] || grep -qw -- "$1" <<<"$tests"; }
+# Everything by default, but suite qemu only when named.
+wanted() {
+	if [ "$1" = qemu ]; then named qemu; else [ -z "$tests" ] || named "$1"; fi
+}
 expect=()
 if wanted kunit; then
 	[ -f "$top/vhost_iommu_kunit.ko" ] && cp "$top/vhost_iommu_kunit.ko" "$root/vhi/"
@@ -104,6 +124,34 @@ if wanted packaging; then
 		cp -L --parents "$lib" "$root/"
 	done
 fi
+# Suite qemu: QEMU with its libraries, the firmware it loads to boot a
+# -kernel on q35 (-L /vhi/qemu/firmware), the guest's kernel and initramfs
+# (static busybox, tools/qemu/guest-init as PID 1), and the vhost mode.
+mem=2G
+if named qemu; then
+	mem=4G
+	q="$root/vhi/qemu"
+	mkdir -p "$q/firmware"
+	cp "$qemu_dir/build/qemu-system-x86_64" "$q/"
+	ldd "$q/qemu-system-x86_64" | grep -o '/[^ ]*' | while read -r lib; do
+		cp -L --parents "$lib" "$root/"
+	done
+	for f in /usr/share/seabios/bios-256k.bin /usr/share/qemu/linuxboot_dma.bin \
+		/usr/share/qemu/kvmvapic.bin; do
+		cp -L "$f" "$q/firmware/"
+	done
+	cp "$guest_dir/arch/x86/boot/bzImage" "$q/bzImage"
+	groot="$out/guest-initramfs"
+	rm -rf "$groot"
+	mkdir -p "$groot"/{bin,dev,proc,sys,tmp}
+	cp /bin/busybox "$groot/bin/busybox"
+	cp "$top/tools/qemu/guest-init" "$groot/init"
+	chmod +x "$groot/init"
+	(cd "$groot" && find . | cpio -o -H newc --quiet | gzip -1) >"$q/initramfs.cpio.gz"
+	echo "${VHOST_IOMMU_QEMU_VHOST:-on}" >"$q/vhost"
+	# make bench-qemu: rounds of the benchmark instead of the tests.
+	[ -n "${VHOST_IOMMU_QEMU_BENCH:-}" ] && echo "$VHOST_IOMMU_QEMU_BENCH" >"$q/bench"
+fi
 cp "$top/tools/vm/init" "$root/init"
 echo "$mode" >"$root/vhi/mode"
 [ $coverage -eq 1 ] && echo 1 >"$root/vhi/coverage"
@@ -121,7 +169,7 @@ set +e
 # with 5-level paging the debug kernel once reported a KASAN wild access
 # in an interrupt taken during early boot, before the module existed.
 timeout -k 10 "$timeout_s" qemu-system-x86_64 \
-	-machine q35 -accel tcg -cpu max,la57=off -smp 2 -m 2G \
+	-machine q35 -accel tcg -cpu max,la57=off -smp 2 -m "$mem" \
 	-nographic -no-reboot -nodefaults -serial stdio \
 	-kernel "$kdir/arch/x86/boot/bzImage" \
 	-initrd "$out/initramfs.cpio.gz" \

@@ -4,8 +4,13 @@
 # VM; `make check` runs every check and test. See README.md.
 
 PWD := $(shell pwd)
-TEST_KERNEL := $(PWD)/tools/kernel/build.sh
 VARIANT ?= debug
+# KERNEL=6.12 (Debian bookworm's linux-source-6.12, the default) or
+# KERNEL=newest (the newest Linux source Debian has, sid's): which test
+# kernel tree the targets below build against and boot.
+KERNEL ?= $(or $(VHOST_IOMMU_KERNEL),6.12)
+export VHOST_IOMMU_KERNEL := $(KERNEL)
+TEST_KERNEL := $(PWD)/tools/kernel/build.sh --source $(KERNEL)
 
 # KDIR: the running kernel's build tree if it has iommufd, else the
 # project's test kernel (built on demand and cached outside the checkout).
@@ -39,12 +44,19 @@ else
 KDIR_NOW = $(KDIR)
 endif
 
+# Objects built against another tree are removed first: kbuild's
+# dependency files do not see a change of KDIR.
 modules:
 	@kdir=$(KDIR_NOW); test -f $$kdir/Makefile || { echo "vhost-iommu: KDIR=$$kdir is not a prepared kernel tree" >&2; exit 1; }; \
+		if [ "$$(cat .vhost-iommu-kdir 2>/dev/null)" != "$$kdir" ]; then \
+			$(MAKE) -s -C $$kdir M=$(PWD) clean; echo "$$kdir" >.vhost-iommu-kdir; fi; \
 		$(MAKE) -C $$kdir M=$(PWD) modules
 
 selftests: kernel
-	@kdir=$(KDIR_NOW); $(MAKE) -C selftests KDIR=$$kdir && $(MAKE) -C tools KDIR=$$kdir
+	@kdir=$(KDIR_NOW); \
+		if [ "$$(cat build/.kdir 2>/dev/null)" != "$$kdir" ]; then \
+			rm -rf build/selftests build/bin; mkdir -p build; echo "$$kdir" >build/.kdir; fi; \
+		$(MAKE) -C selftests KDIR=$$kdir && $(MAKE) -C tools KDIR=$$kdir
 
 run:
 	@tools/vm/run.sh --mode run --variant $(VARIANT)
@@ -131,7 +143,7 @@ help:
 	@echo "make install    install the module (depmod), udev rule, CLI; DESTDIR= stages"
 	@echo "make kernel     build the test kernel (VARIANT=debug|fast) into ~/.cache/vhost-iommu"
 	@echo "make run        boot the test kernel in QEMU, load the module, show it working"
-	@echo "make check      static checks + every test in the VM on the debug test kernel"
+	@echo "make check      static checks + every test in the VM on the debug test kernel (KERNEL=6.12|newest)"
 	@echo "make check-qemu suite qemu alone: a nested QEMU guest drives the module (VHOST_IOMMU_QEMU_VHOST=on|off)"
 	@echo "make coverage   every test with a GCOV-profiled module; line coverage per file"
 	@echo "make bench      benchmarks against userspace baselines (RUNS=3 VM runs)"

@@ -185,16 +185,21 @@ bool vhost_iommu_format_ok(u32 format)
 	case VHOST_IOMMU_INV_FORMAT_VTD_S1:
 		return true;
 	case VHOST_IOMMU_INV_FORMAT_ARM_SMMUV3:
-#ifdef VHOST_IOMMU_HAVE_VIOMMU
-		return true;
-#else
-		return false;
-#endif
+		return IS_ENABLED(VHOST_IOMMU_HAVE_SMMUV3_VIOMMU);
+	case VHOST_IOMMU_INV_FORMAT_VIOMMU_SELFTEST:
+		return IS_ENABLED(VHOST_IOMMU_HAVE_VIOMMU) &&
+		       IS_ENABLED(CONFIG_IOMMUFD_TEST);
 	}
 	return false;
 }
 
-/* ARM_SMMUV3: the virtual stream IDs of the domain's endpoints. */
+static bool vhost_iommu_format_is_viommu(u32 format)
+{
+	return format == VHOST_IOMMU_INV_FORMAT_ARM_SMMUV3 ||
+	       format == VHOST_IOMMU_INV_FORMAT_VIOMMU_SELFTEST;
+}
+
+/* vIOMMU formats: the virt IDs of the domain's endpoints. */
 static int vhost_iommu_bind_sids(struct vhost_iommu *vi,
 				 const struct vhost_iommu_bind *c,
 				 struct vhost_iommu_inval_target *t, u32 *eps)
@@ -203,7 +208,7 @@ static int vhost_iommu_bind_sids(struct vhost_iommu *vi,
 	struct vhost_iommu_ep *ep;
 	u32 i;
 
-	if (c->format != VHOST_IOMMU_INV_FORMAT_ARM_SMMUV3)
+	if (!vhost_iommu_format_is_viommu(c->format))
 		return c->nr_endpoints ? -EINVAL : 0;
 	if (c->nr_endpoints > VHOST_IOMMU_MAX_BIND_ENDPOINTS)
 		return -EINVAL;

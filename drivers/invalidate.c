@@ -39,6 +39,13 @@ struct vhost_iommu_selftest_inv {
 
 #define SELFTEST_INV_FLAG_ALL	BIT(0)
 
+/* The mock vIOMMU's entry: the same slots, per vDEVICE (by virt ID). */
+struct vhost_iommu_viommu_selftest_inv {
+	u32 flags;
+	u32 vdev_id;
+	u32 cache_id;
+};
+
 /*
  * Arm SMMUv3 commands, as the vIOMMU takes them: two little-endian words.
  * NUM, SCALE, TTL and TG stay 0 (one non-range command per page, valid for
@@ -77,6 +84,8 @@ struct vhost_iommu_selftest_inv {
 #define SMMU_TLBI_MAX_VA	8
 
 static_assert(sizeof(struct vhost_iommu_selftest_inv) == 8);
+static_assert(sizeof(struct vhost_iommu_viommu_selftest_inv) == 12);
+static_assert(VHOST_IOMMU_MAX_BIND_ENDPOINTS <= VHOST_IOMMU_INV_MAX_ENTRIES);
 static_assert(sizeof(struct iommu_hwpt_vtd_s1_invalidate) == 24);
 static_assert(VHOST_IOMMU_INV_MAX_ENTRY_LEN >=
 	      sizeof(struct iommu_hwpt_vtd_s1_invalidate));
@@ -169,6 +178,8 @@ u32 vhost_iommu_inval_entry_len(u32 format)
 		return sizeof(struct iommu_hwpt_vtd_s1_invalidate);
 	case VHOST_IOMMU_INV_FORMAT_ARM_SMMUV3:
 		return SMMU_CMD_LEN;
+	case VHOST_IOMMU_INV_FORMAT_VIOMMU_SELFTEST:
+		return sizeof(struct vhost_iommu_viommu_selftest_inv);
 	default:
 		return 0;
 	}
@@ -225,6 +236,31 @@ static int inval_selftest(const struct vhost_iommu_inval *inv,
 		e.flags = SELFTEST_INV_FLAG_ALL;
 	memcpy(entries, &e, sizeof(e));
 	return 1;
+}
+
+/* The mock vIOMMU caches per device: one entry for each endpoint. */
+static int inval_viommu_selftest(const struct vhost_iommu_inval_target *t,
+				 const struct vhost_iommu_inval *inv,
+				 const struct inval_range *r, void *entries)
+{
+	struct vhost_iommu_viommu_selftest_inv e = {};
+	u32 i;
+
+	if (!(inv->caches & VIRTIO_IOMMU_INVAL_C_TLB))
+		return -VIRTIO_IOMMU_S_UNSUPP;
+	if (r->empty)
+		return 0;
+
+	if (!r->all && (inv->flags & VIRTIO_IOMMU_INVAL_F_ID) &&
+	    inv->id <= U32_MAX)
+		e.cache_id = inv->id;
+	else
+		e.flags = SELFTEST_INV_FLAG_ALL;
+	for (i = 0; i < t->nr_sids; i++) {
+		e.vdev_id = t->sids[i];
+		memcpy((u8 *)entries + i * sizeof(e), &e, sizeof(e));
+	}
+	return t->nr_sids;
 }
 
 static int inval_vtd_s1(const struct vhost_iommu_inval *inv,
@@ -396,6 +432,8 @@ int vhost_iommu_inval_translate(const struct vhost_iommu_inval_target *t,
 		return inval_vtd_s1(inv, &r, entries);
 	case VHOST_IOMMU_INV_FORMAT_ARM_SMMUV3:
 		return inval_smmuv3(t, inv, &r, entries);
+	case VHOST_IOMMU_INV_FORMAT_VIOMMU_SELFTEST:
+		return inval_viommu_selftest(t, inv, &r, entries);
 	default:
 		return -VIRTIO_IOMMU_S_INVAL;
 	}

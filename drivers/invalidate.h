@@ -43,8 +43,9 @@ struct vhost_iommu_inval {
  * @input_start: first address the domain translates
  * @input_end: last address the domain translates
  * @granule_log2: the domain's smallest page, 12..63
- * @nr_sids: ARM_SMMUV3: entries of @sids
- * @sids: ARM_SMMUV3: virtual stream IDs of the domain's endpoints
+ * @nr_sids: vIOMMU formats: entries of @sids
+ * @sids: vIOMMU formats: virt IDs (SMMUv3 virtual stream IDs) of the
+ *        domain's endpoints
  */
 struct vhost_iommu_inval_target {
 	u32 format;

@@ -22,6 +22,8 @@
 
 /* iommufd's selftest mock driver's invalidation data type (test ABI). */
 #define VHOST_IOMMU_HWPT_INVALIDATE_DATA_SELFTEST	0xdeadbeef
+/* ... and its vIOMMU's (IOMMU_VIOMMU_TYPE_SELFTEST), same value. */
+#define VHOST_IOMMU_VIOMMU_INVALIDATE_DATA_SELFTEST	0xdeadbeef
 
 /* Wire sizes fixed by the spec and by our uAPI header. */
 static_assert(sizeof(struct virtio_iommu_req_attach_table) == 128);
@@ -318,10 +320,12 @@ u32 vhost_iommu_inval_data_type(u32 format)
 	switch (format) {
 	case VHOST_IOMMU_INV_FORMAT_SELFTEST:
 		return VHOST_IOMMU_HWPT_INVALIDATE_DATA_SELFTEST;
-#ifdef VHOST_IOMMU_HAVE_VIOMMU
+#ifdef VHOST_IOMMU_HAVE_SMMUV3_VIOMMU
 	case VHOST_IOMMU_INV_FORMAT_ARM_SMMUV3:
 		return IOMMU_VIOMMU_INVALIDATE_DATA_ARM_SMMUV3;
 #endif
+	case VHOST_IOMMU_INV_FORMAT_VIOMMU_SELFTEST:
+		return VHOST_IOMMU_VIOMMU_INVALIDATE_DATA_SELFTEST;
 	default:
 		return IOMMU_HWPT_INVALIDATE_DATA_VTD_S1;
 	}

@@ -72,7 +72,8 @@ make -s -C "$top" KDIR="$kdir" modules >&2
 make -s -C "$top" KDIR="$kdir" selftests >&2
 if named qemu; then
 	qemu_dir=$("$top/tools/qemu/build.sh")
-	guest_dir=$("$top/tools/kernel/build.sh" --variant guest)
+	# The nested guest is the same 6.12 kernel whatever the host's.
+	guest_dir=$("$top/tools/kernel/build.sh" --variant guest --source 6.12)
 fi
 
 out="$top/build/vm"

@@ -605,6 +605,8 @@ struct vhost_iommu_endpoint {
 #define VHOST_IOMMU_INV_FORMAT_SELFTEST		1
 #define VHOST_IOMMU_INV_FORMAT_VTD_S1		2
 #define VHOST_IOMMU_INV_FORMAT_ARM_SMMUV3	3
+/* The iommufd selftest mock's vIOMMU (test kernels, Linux 6.13 and later) */
+#define VHOST_IOMMU_INV_FORMAT_VIOMMU_SELFTEST	4
 
 /* BIND_DOMAIN flags */
 #define VHOST_IOMMU_BIND_F_UNBIND	(1 << 0)
@@ -619,15 +621,17 @@ struct vhost_iommu_endpoint {
  * @domain: guest domain ID
  * @pasid: the PASID, with %VHOST_IOMMU_BIND_F_PASID
  * @object_id: the iommufd object invalidations go to: a nested HWPT
- *             (SELFTEST, VTD_S1) or a vIOMMU (ARM_SMMUV3)
+ *             (SELFTEST, VTD_S1) or a vIOMMU (ARM_SMMUV3, VIOMMU_SELFTEST)
  * @format: VHOST_IOMMU_INV_FORMAT_*
  * @input_start: first address the domain translates
  * @input_end: last address the domain translates
  * @granule_log2: log2 of the domain's smallest page, 12 to 63
- * @nr_endpoints: ARM_SMMUV3: entries of @endpoints_uptr, at most
- *                %VHOST_IOMMU_MAX_BIND_ENDPOINTS; 0 otherwise
- * @endpoints_uptr: ARM_SMMUV3: __u32 virtio endpoint IDs attached to the
- *                  domain, each registered with a virt_id
+ * @nr_endpoints: vIOMMU formats (ARM_SMMUV3, VIOMMU_SELFTEST): entries of
+ *                @endpoints_uptr, at most %VHOST_IOMMU_MAX_BIND_ENDPOINTS;
+ *                0 otherwise
+ * @endpoints_uptr: vIOMMU formats: __u32 virtio endpoint IDs attached to
+ *                  the domain, each registered with the virt_id of its
+ *                  vDEVICE on the vIOMMU
  *
  * Binds a guest domain (or one PASID of it) so that the guest's INVALIDATE
  * requests for it are translated into @format and sent to @object_id with
@@ -645,6 +649,9 @@ struct vhost_iommu_endpoint {
  * slots per HWPT: DOMAIN and PASID scope, and any scope without an
  * architecture ID, invalidate all of them; ADDRESS scope with an
  * architecture ID invalidates slot @id (the mock rejects ids above 3).
+ * VIOMMU_SELFTEST (the mock's vIOMMU, IOMMU_VIOMMU_TYPE_SELFTEST) keeps
+ * four cache slots per vDEVICE instead: the same rule picks the slots, and
+ * one entry goes to each endpoint of the binding, named by its virt_id.
  *
  * Errors: -EINVAL for no iommufd set, a bad range or granule, an endpoint
  * list on a format that takes none, an unregistered endpoint;
@@ -769,8 +776,9 @@ struct vhost_iommu_fault_queue {
  * @flags: must be 0
  * @inv_formats: bit n is set when VHOST_IOMMU_BIND_DOMAIN takes
  *               VHOST_IOMMU_INV_FORMAT n on this kernel (SELFTEST only
- *               with the iommufd selftest, ARM_SMMUV3 only with vIOMMU
- *               objects, Linux 6.13 and later)
+ *               with the iommufd selftest; VIOMMU_SELFTEST with the
+ *               selftest and vIOMMU objects, Linux 6.13 and later;
+ *               ARM_SMMUV3 from Linux 6.14)
  * @fault_sources: VHOST_IOMMU_FAULT_SOURCE_* page requests can come from
  * @features: the virtio features the device offers (VHOST_GET_FEATURES)
  * @backend_features: VHOST_GET_BACKEND_FEATURES

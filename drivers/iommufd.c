@@ -70,10 +70,16 @@ int vhost_iommu_hwpt_invalidate(struct vhost_iommu *vi, u32 object_id,
 		return -EFAULT;
 	ret = security_file_ioctl(vi->iommufd, IOMMU_HWPT_INVALIDATE,
 				  (unsigned long)ucmd);
-	if (!ret)
-		ret = vfs_ioctl(vi->iommufd, IOMMU_HWPT_INVALIDATE,
-				(unsigned long)ucmd);
-	return ret;
+	if (ret)
+		return ret;
+	/*
+	 * What vfs_ioctl() does: 6.12 exports it, 7.2 has it static. The
+	 * file is /dev/iommu (checked at SET_IOMMUFD), which has the hook.
+	 */
+	ret = vi->iommufd->f_op->unlocked_ioctl(vi->iommufd,
+						IOMMU_HWPT_INVALIDATE,
+						(unsigned long)ucmd);
+	return ret == -ENOIOCTLCMD ? -ENOTTY : ret;
 }
 
 /* Read records into owner memory: what iommufd's read takes. */

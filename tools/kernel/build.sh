@@ -70,7 +70,7 @@ need_pkgs() {
 sid=$cache/apt-sid
 sid_opts=(-o "Dir::Etc::SourceList=$sid/sources.list" -o Dir::Etc::SourceParts=/nonexistent
 	-o "Dir::State::Lists=$sid/lists" -o "Dir::Cache=$sid/cache"
-	-o DPkg::Lock::Timeout=600)
+	-o DPkg::Lock::Timeout=600 -o APT::Sandbox::User=root)
 
 sid_update() {
 	local uri

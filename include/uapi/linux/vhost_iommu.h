@@ -580,7 +580,10 @@ struct vhost_iommu_iommufd {
  * @dev_id: the iommufd device ID of the host device behind it
  * @virt_id: the ID the guest's IOMMU architecture names the device by in
  *           commands (the virtual stream ID on Arm SMMUv3), at most
- *           0xffffffff; 0 if none
+ *           0xffffffff; 0 if none. On kernels with vIOMMU objects (6.13
+ *           and later) it is the virt_id of the device's vDEVICE
+ *           (IOMMU_VDEVICE_ALLOC) on the vIOMMU its domains are bound to:
+ *           the vIOMMU finds the device by it
  *
  * Registers the endpoint so that invalidations that name devices (device
  * TLB and PASID table invalidation on SMMUv3) and page requests can be

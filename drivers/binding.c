@@ -185,10 +185,17 @@ bool vhost_iommu_format_ok(u32 format)
 	case VHOST_IOMMU_INV_FORMAT_VTD_S1:
 		return true;
 	case VHOST_IOMMU_INV_FORMAT_ARM_SMMUV3:
-		return IS_ENABLED(VHOST_IOMMU_HAVE_SMMUV3_VIOMMU);
+#ifdef VHOST_IOMMU_HAVE_SMMUV3_VIOMMU
+		return true;
+#else
+		return false;
+#endif
 	case VHOST_IOMMU_INV_FORMAT_VIOMMU_SELFTEST:
-		return IS_ENABLED(VHOST_IOMMU_HAVE_VIOMMU) &&
-		       IS_ENABLED(CONFIG_IOMMUFD_TEST);
+#ifdef VHOST_IOMMU_HAVE_VIOMMU
+		return IS_ENABLED(CONFIG_IOMMUFD_TEST);
+#else
+		return false;
+#endif
 	}
 	return false;
 }

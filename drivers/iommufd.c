@@ -70,10 +70,16 @@ int vhost_iommu_hwpt_invalidate(struct vhost_iommu *vi, u32 object_id,
 		return -EFAULT;
 	ret = security_file_ioctl(vi->iommufd, IOMMU_HWPT_INVALIDATE,
 				  (unsigned long)ucmd);
-	if (!ret)
-		ret = vfs_ioctl(vi->iommufd, IOMMU_HWPT_INVALIDATE,
-				(unsigned long)ucmd);
-	return ret;
+	if (ret)
+		return ret;
+	/*
+	 * What vfs_ioctl() does, which 7.2 no longer exports. SET_IOMMUFD
+	 * took only an iommufd file, whose fops have unlocked_ioctl.
+	 */
+	ret = vi->iommufd->f_op->unlocked_ioctl(vi->iommufd,
+						IOMMU_HWPT_INVALIDATE,
+						(unsigned long)ucmd);
+	return ret == -ENOIOCTLCMD ? -ENOTTY : ret;
 }
 
 /* Read records into owner memory: what iommufd's read takes. */

@@ -819,7 +819,8 @@ TEST_F(vdev, get_info_before_and_after_owner)
 	EXPECT_NE(0ull,
 		  a.inv_formats & (1ull << VHOST_IOMMU_INV_FORMAT_SELFTEST));
 	EXPECT_NE(0ull, a.inv_formats & (1ull << VHOST_IOMMU_INV_FORMAT_VTD_S1));
-	EXPECT_EQ(0ull, a.inv_formats & ~0xeull);
+	/* Formats 1 to 4 exist; which of 3 and 4 depends on the kernel. */
+	EXPECT_EQ(0ull, a.inv_formats & ~0x1eull);
 	ASSERT_EQ(0, vhi_set_owner(fd));
 	ASSERT_EQ(0, vhi_get_info(fd, &b));
 	EXPECT_EQ(0, memcmp(&a, &b, sizeof(a)));

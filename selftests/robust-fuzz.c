@@ -5140,6 +5140,16 @@ static void fz_op_running(struct fz *fz)
 	fz_expect(fz, "SET_RUNNING(bad pointer)", ret, FZ_ERR(EFAULT));
 }
 
+/* Whether BIND_DOMAIN takes @format on this kernel, per GET_INFO. */
+static bool fz_format_taken(struct fz *fz, __u32 format)
+{
+	struct vhost_iommu_info info;
+
+	if (format >= 64 || vhi_get_info(fz->fd, &info))
+		return false;
+	return info.inv_formats & (1ull << format);
+}
+
 static void fz_op_bind(struct fz *fz)
 {
 	struct fz_rng *r = &fz->rng;
@@ -5194,7 +5204,11 @@ static void fz_op_bind(struct fz *fz)
 		break;
 	default:
 		b.format = fz_pct(r, 50) ? VHOST_IOMMU_INV_FORMAT_ARM_SMMUV3 :
-			   fz_range(r, 4, 1000);
+			   fz_range(r, VHOST_IOMMU_INV_FORMAT_VIOMMU_SELFTEST + 1,
+				    1000);
+		/* Kernels from 6.14 take ARM_SMMUV3: a format none takes. */
+		if (fz_format_taken(fz, b.format))
+			b.format = 0x100;
 		ret = vhi_bind_domain(fz->fd, &b);
 		fz_expect(fz, "BIND_DOMAIN(other format)", ret,
 			  FZ_ERR(EOPNOTSUPP) | FZ_ERR(EINVAL));

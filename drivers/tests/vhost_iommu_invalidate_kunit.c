@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * KUnit suite vhost_iommu_invalidate: validation of INVALIDATE requests and
- * their translation into selftest, VT-d and SMMUv3 invalidation entries.
+ * their translation into selftest (HWPT and vIOMMU), VT-d and SMMUv3
+ * invalidation entries.
  * Entries are decoded with this file's own layouts, not the driver's.
  */
 #include <kunit/test.h>
@@ -26,6 +27,9 @@
 #define SELFTEST	VHOST_IOMMU_INV_FORMAT_SELFTEST
 #define VTD		VHOST_IOMMU_INV_FORMAT_VTD_S1
 #define SMMU		VHOST_IOMMU_INV_FORMAT_ARM_SMMUV3
+#define VSELFTEST	VHOST_IOMMU_INV_FORMAT_VIOMMU_SELFTEST
+/* No format has this number. */
+#define NO_FORMAT	(VSELFTEST + 1)
 
 #define UNSUPP		(-VIRTIO_IOMMU_S_UNSUPP)
 #define INVAL		(-VIRTIO_IOMMU_S_INVAL)
@@ -37,6 +41,13 @@ struct t_selftest_inv {
 };
 
 #define T_SELFTEST_ALL		BIT(0)
+
+/* iommufd's selftest vIOMMU entry */
+struct t_vselftest_inv {
+	u32 flags;
+	u32 vdev_id;
+	u32 cache_id;
+};
 
 /* SMMUv3 command fields */
 #define T_OP			GENMASK_ULL(7, 0)
@@ -71,6 +82,7 @@ struct t_selftest_inv {
 #define SMMU_LEN		16
 #define VTD_LEN			sizeof(struct iommu_hwpt_vtd_s1_invalidate)
 #define SELFTEST_LEN		sizeof(struct t_selftest_inv)
+#define VSELFTEST_LEN		sizeof(struct t_vselftest_inv)
 
 /* Pattern of bytes the translation must not write */
 #define UNTOUCHED		0xa5
@@ -157,6 +169,24 @@ static struct t_selftest_inv selftest_entry(const u8 *buf, int i)
 
 	memcpy(&e, buf + i * SELFTEST_LEN, sizeof(e));
 	return e;
+}
+
+static struct t_vselftest_inv vselftest_entry(const u8 *buf, int i)
+{
+	struct t_vselftest_inv e;
+
+	memcpy(&e, buf + i * VSELFTEST_LEN, sizeof(e));
+	return e;
+}
+
+static void expect_vselftest(struct kunit *test, const u8 *buf, int i,
+			     u32 flags, u32 vdev_id, u32 cache_id)
+{
+	struct t_vselftest_inv e = vselftest_entry(buf, i);
+
+	KUNIT_EXPECT_EQ_MSG(test, e.flags, flags, "entry %d", i);
+	KUNIT_EXPECT_EQ_MSG(test, e.vdev_id, vdev_id, "entry %d", i);
+	KUNIT_EXPECT_EQ_MSG(test, e.cache_id, cache_id, "entry %d", i);
 }
 
 static struct iommu_hwpt_vtd_s1_invalidate vtd_entry(const u8 *buf, int i)
@@ -507,8 +537,9 @@ static void inval_entry_len(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, 8, vhost_iommu_inval_entry_len(SELFTEST));
 	KUNIT_EXPECT_EQ(test, 24, vhost_iommu_inval_entry_len(VTD));
 	KUNIT_EXPECT_EQ(test, 16, vhost_iommu_inval_entry_len(SMMU));
+	KUNIT_EXPECT_EQ(test, 12, vhost_iommu_inval_entry_len(VSELFTEST));
 	KUNIT_EXPECT_EQ(test, 0, vhost_iommu_inval_entry_len(0));
-	KUNIT_EXPECT_EQ(test, 0, vhost_iommu_inval_entry_len(4));
+	KUNIT_EXPECT_EQ(test, 0, vhost_iommu_inval_entry_len(NO_FORMAT));
 	KUNIT_EXPECT_EQ(test, 0, vhost_iommu_inval_entry_len(U32_MAX));
 	KUNIT_EXPECT_LE(test, vhost_iommu_inval_entry_len(VTD),
 			VHOST_IOMMU_INV_MAX_ENTRY_LEN);
@@ -522,7 +553,7 @@ static void inval_translate_bad_target(struct kunit *test)
 
 	t = target(0);
 	KUNIT_EXPECT_EQ(test, INVAL, vhost_iommu_inval_translate(&t, &v, buf));
-	t = target(4);
+	t = target(NO_FORMAT);
 	KUNIT_EXPECT_EQ(test, INVAL, vhost_iommu_inval_translate(&t, &v, buf));
 	t = target(VTD);
 	t.granule_log2 = 11;
@@ -535,6 +566,8 @@ static void inval_translate_bad_target(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, INVAL, vhost_iommu_inval_translate(&t, &v, buf));
 	t = target(SMMU);
 	t.nr_sids = VHOST_IOMMU_MAX_BIND_ENDPOINTS + 1;
+	KUNIT_EXPECT_EQ(test, INVAL, vhost_iommu_inval_translate(&t, &v, buf));
+	t.format = VSELFTEST;
 	KUNIT_EXPECT_EQ(test, INVAL, vhost_iommu_inval_translate(&t, &v, buf));
 	expect_untouched(test, buf, 0, VHOST_IOMMU_INV_MAX_ENTRY_LEN);
 }
@@ -579,7 +612,7 @@ static void inval_translate_crop_outside(struct kunit *test)
 	u8 *buf = entry_buf(test);
 	u32 format;
 
-	for (format = SELFTEST; format <= SMMU; format++) {
+	for (format = SELFTEST; format <= VSELFTEST; format++) {
 		t = target(format);
 		t.input_start = SZ_1M;
 		t.input_end = SZ_4G - 1;
@@ -595,6 +628,7 @@ static void inval_translate_crop_outside(struct kunit *test)
 	expect_untouched(test, buf, 0, VHOST_IOMMU_INV_MAX_ENTRY_LEN);
 
 	/* CD caches hold no addresses: their CFGI is still due. */
+	t.format = SMMU;
 	above.caches |= C_PASID;
 	KUNIT_ASSERT_EQ(test, 1, vhost_iommu_inval_translate(&t, &above, buf));
 	expect_cfgi_cd_all(test, buf, 0, 7);
@@ -708,6 +742,142 @@ static void inval_selftest_scopes_and_caches(struct kunit *test)
 	v = inv_addr(C_PASID, F_ID, 0, SZ_4K - 1);
 	KUNIT_EXPECT_EQ(test, UNSUPP, vhost_iommu_inval_translate(&t, &v, buf));
 	expect_untouched(test, buf, 0, SELFTEST_LEN);
+}
+
+/* A vIOMMU target with @n endpoints, virt IDs 0x10, 0x11, ... */
+static struct vhost_iommu_inval_target vtarget(u32 n)
+{
+	struct vhost_iommu_inval_target t = target(VSELFTEST);
+	u32 i;
+
+	t.nr_sids = n;
+	for (i = 0; i < n; i++)
+		t.sids[i] = 0x10 + i;
+	return t;
+}
+
+static void inval_vselftest_entry_per_sid(struct kunit *test)
+{
+	struct vhost_iommu_inval_target t = vtarget(3);
+	struct vhost_iommu_inval v = inv(S_DOMAIN, C_TLB, 0);
+	u8 *buf = entry_buf(test);
+	u32 i;
+
+	KUNIT_ASSERT_EQ(test, 3, vhost_iommu_inval_translate(&t, &v, buf));
+	for (i = 0; i < 3; i++)
+		expect_vselftest(test, buf, i, T_SELFTEST_ALL, 0x10 + i, 0);
+	expect_untouched(test, buf, 3, VSELFTEST_LEN);
+
+	/* A virt ID is passed as is, all 32 bits of it. */
+	reset_buf(buf);
+	t.sids[1] = U32_MAX;
+	KUNIT_ASSERT_EQ(test, 3, vhost_iommu_inval_translate(&t, &v, buf));
+	expect_vselftest(test, buf, 1, T_SELFTEST_ALL, U32_MAX, 0);
+
+	/* As many as a binding can have. */
+	reset_buf(buf);
+	t = vtarget(VHOST_IOMMU_MAX_BIND_ENDPOINTS);
+	KUNIT_ASSERT_EQ(test, VHOST_IOMMU_MAX_BIND_ENDPOINTS,
+			vhost_iommu_inval_translate(&t, &v, buf));
+	expect_vselftest(test, buf, VHOST_IOMMU_MAX_BIND_ENDPOINTS - 1,
+			 T_SELFTEST_ALL,
+			 0x10 + VHOST_IOMMU_MAX_BIND_ENDPOINTS - 1, 0);
+	expect_untouched(test, buf, VHOST_IOMMU_MAX_BIND_ENDPOINTS,
+			 VSELFTEST_LEN);
+}
+
+static void inval_vselftest_address_id(struct kunit *test)
+{
+	struct vhost_iommu_inval_target t = vtarget(2);
+	struct vhost_iommu_inval v = inv_addr(C_TLB, F_ID, SZ_1M,
+					      SZ_1M + SZ_8K - 1);
+	u8 *buf = entry_buf(test);
+
+	v.id = 2;
+	KUNIT_ASSERT_EQ(test, 2, vhost_iommu_inval_translate(&t, &v, buf));
+	expect_vselftest(test, buf, 0, 0, 0x10, 2);
+	expect_vselftest(test, buf, 1, 0, 0x11, 2);
+	expect_untouched(test, buf, 2, VSELFTEST_LEN);
+
+	/* The mock checks the slot number, not us. */
+	v.id = U32_MAX;
+	KUNIT_ASSERT_EQ(test, 2, vhost_iommu_inval_translate(&t, &v, buf));
+	expect_vselftest(test, buf, 0, 0, 0x10, U32_MAX);
+
+	/* Too wide for a slot number, or no F_ID: every slot. */
+	v.id = BIT_ULL(32);
+	KUNIT_ASSERT_EQ(test, 2, vhost_iommu_inval_translate(&t, &v, buf));
+	expect_vselftest(test, buf, 0, T_SELFTEST_ALL, 0x10, 0);
+	expect_vselftest(test, buf, 1, T_SELFTEST_ALL, 0x11, 0);
+	v.id = 2;
+	v.flags = F_LEAF;
+	KUNIT_ASSERT_EQ(test, 2, vhost_iommu_inval_translate(&t, &v, buf));
+	expect_vselftest(test, buf, 1, T_SELFTEST_ALL, 0x11, 0);
+
+	/* A range covering the whole space is DOMAIN scope. */
+	t.input_end = U64_MAX;
+	v = inv_addr(C_TLB, F_ID, 0, U64_MAX);
+	v.id = 2;
+	KUNIT_ASSERT_EQ(test, 2, vhost_iommu_inval_translate(&t, &v, buf));
+	expect_vselftest(test, buf, 0, T_SELFTEST_ALL, 0x10, 0);
+}
+
+static void inval_vselftest_scopes_all(struct kunit *test)
+{
+	struct vhost_iommu_inval_target t = vtarget(1);
+	struct vhost_iommu_inval v;
+	u8 *buf = entry_buf(test);
+
+	/* DOMAIN and PASID scope ignore the id. */
+	v = inv(S_DOMAIN, C_TLB, F_ID);
+	v.id = 1;
+	KUNIT_ASSERT_EQ(test, 1, vhost_iommu_inval_translate(&t, &v, buf));
+	expect_vselftest(test, buf, 0, T_SELFTEST_ALL, 0x10, 0);
+
+	v = inv(S_PASID, C_TLB | C_PASID, F_ID | F_PASID);
+	v.id = 1;
+	v.pasid = 3;
+	KUNIT_ASSERT_EQ(test, 1, vhost_iommu_inval_translate(&t, &v, buf));
+	expect_vselftest(test, buf, 0, T_SELFTEST_ALL, 0x10, 0);
+}
+
+static void inval_vselftest_nothing_to_send(struct kunit *test)
+{
+	struct vhost_iommu_inval_target t = vtarget(0);
+	struct vhost_iommu_inval v = inv(S_DOMAIN, C_TLB, 0);
+	u8 *buf = entry_buf(test);
+
+	/* No endpoint bound */
+	KUNIT_EXPECT_EQ(test, 0, vhost_iommu_inval_translate(&t, &v, buf));
+
+	/* A range outside the input range */
+	t = vtarget(2);
+	t.input_start = SZ_1M;
+	t.input_end = SZ_4G - 1;
+	v = inv_addr(C_TLB, F_ID, SZ_4G, SZ_4G + SZ_4K - 1);
+	v.id = 1;
+	KUNIT_EXPECT_EQ(test, 0, vhost_iommu_inval_translate(&t, &v, buf));
+	v = inv_addr(C_TLB, 0, 0, SZ_1M - 1);
+	KUNIT_EXPECT_EQ(test, 0, vhost_iommu_inval_translate(&t, &v, buf));
+	expect_untouched(test, buf, 0, VSELFTEST_LEN);
+}
+
+static void inval_vselftest_no_tlb_unsupp(struct kunit *test)
+{
+	struct vhost_iommu_inval_target t = vtarget(2);
+	struct vhost_iommu_inval v;
+	u8 *buf = entry_buf(test);
+
+	/* The mock device caches nothing per PASID. */
+	v = inv(S_DOMAIN, C_PASID, 0);
+	KUNIT_EXPECT_EQ(test, UNSUPP, vhost_iommu_inval_translate(&t, &v, buf));
+	v = inv(S_PASID, C_PASID, F_PASID);
+	KUNIT_EXPECT_EQ(test, UNSUPP, vhost_iommu_inval_translate(&t, &v, buf));
+	/* Even where no address of the range is bound */
+	t.input_start = SZ_1M;
+	v = inv_addr(C_PASID, F_ID, 0, SZ_4K - 1);
+	KUNIT_EXPECT_EQ(test, UNSUPP, vhost_iommu_inval_translate(&t, &v, buf));
+	expect_untouched(test, buf, 0, VSELFTEST_LEN);
 }
 
 static void inval_vtd_address(struct kunit *test)
@@ -1008,6 +1178,11 @@ static struct kunit_case vhost_iommu_invalidate_cases[] = {
 	KUNIT_CASE(inval_translate_whole_space),
 	KUNIT_CASE(inval_selftest_address_id),
 	KUNIT_CASE(inval_selftest_scopes_and_caches),
+	KUNIT_CASE(inval_vselftest_entry_per_sid),
+	KUNIT_CASE(inval_vselftest_address_id),
+	KUNIT_CASE(inval_vselftest_scopes_all),
+	KUNIT_CASE(inval_vselftest_nothing_to_send),
+	KUNIT_CASE(inval_vselftest_no_tlb_unsupp),
 	KUNIT_CASE(inval_vtd_address),
 	KUNIT_CASE(inval_vtd_domain_pasid_global),
 	KUNIT_CASE(inval_smmu_cfgi),

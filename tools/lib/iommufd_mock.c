@@ -176,6 +176,94 @@ int imock_read_iotlbs(int fd, __u32 hwpt_id, __u32 slots[IMOCK_IOTLB_NUM])
 	return 0;
 }
 
+int imock_viommu_alloc(int fd, __u32 idev_id, __u32 parent_id,
+		       __u32 *viommu_id)
+{
+	struct imock_viommu_alloc_cmd a = {
+		.size = sizeof(a),
+		.type = IMOCK_VIOMMU_TYPE_SELFTEST,
+		.dev_id = idev_id,
+		.hwpt_id = parent_id,
+	};
+	int ret;
+
+	ret = imock_ioctl(fd, IMOCK_VIOMMU_ALLOC, &a);
+	if (!ret)
+		*viommu_id = a.out_viommu_id;
+	return ret;
+}
+
+int imock_vdevice_alloc(int fd, __u32 viommu_id, __u32 idev_id,
+			__u64 virt_id, __u32 *vdevice_id)
+{
+	struct imock_vdevice_alloc_cmd a = {
+		.size = sizeof(a),
+		.viommu_id = viommu_id,
+		.dev_id = idev_id,
+		.virt_id = virt_id,
+	};
+	int ret;
+
+	ret = imock_ioctl(fd, IMOCK_VDEVICE_ALLOC, &a);
+	if (!ret)
+		*vdevice_id = a.out_vdevice_id;
+	return ret;
+}
+
+int imock_viommu_invalidate(int fd, __u32 viommu_id,
+			    const struct imock_viommu_invalidate_selftest *e,
+			    __u32 n, __u32 *done)
+{
+	struct iommu_hwpt_invalidate inv = {
+		.size = sizeof(inv),
+		.hwpt_id = viommu_id,
+		.data_uptr = (uintptr_t)e,
+		.data_type = IMOCK_VIOMMU_INVALIDATE_DATA_SELFTEST,
+		.entry_len = sizeof(*e),
+		.entry_num = n,
+	};
+	int ret;
+
+	ret = imock_ioctl(fd, IOMMU_HWPT_INVALIDATE, &inv);
+	if (done)
+		*done = inv.entry_num;
+	return ret;
+}
+
+int imock_check_dev_cache(int fd, __u32 idev_id, unsigned int slot,
+			  __u32 expected)
+{
+	struct imock_test_cmd cmd;
+
+	imock_cmd_init(&cmd, IMOCK_OP_DEV_CHECK_CACHE, idev_id);
+	cmd.check_dev_cache.id = slot;
+	cmd.check_dev_cache.cache = expected;
+	return imock_ioctl(fd, IMOCK_TEST_CMD, &cmd);
+}
+
+int imock_read_dev_caches(int fd, __u32 idev_id,
+			  __u32 slots[IMOCK_DEV_CACHE_NUM])
+{
+	static const __u32 candidates[] = { IMOCK_DEV_CACHE_DEFAULT, 0 };
+	unsigned int i, j;
+	int ret;
+
+	for (i = 0; i < IMOCK_DEV_CACHE_NUM; i++) {
+		slots[i] = IMOCK_IOTLB_UNKNOWN;
+		for (j = 0; j < ARRAY_SIZE(candidates); j++) {
+			ret = imock_check_dev_cache(fd, idev_id, i,
+						    candidates[j]);
+			if (!ret) {
+				slots[i] = candidates[j];
+				break;
+			}
+			if (ret != -EINVAL)
+				return ret;
+		}
+	}
+	return 0;
+}
+
 int imock_fault_alloc(int fd, __u32 *fault_id, int *fault_fd)
 {
 	struct iommu_fault_alloc a = { .size = sizeof(a) };

@@ -7,9 +7,14 @@
  *
  * The kernel's iommufd_test.h is a GPL-2.0 test-only ABI that is not
  * exported; the few constants and structs needed here are declared
- * anew, with our own names, from the 6.12 layout. They may change with
- * the kernel; the static asserts below catch a size mismatch at build
- * time, the kernel catches the rest at run time.
+ * anew, with our own names, from the 6.12 layout (the vIOMMU parts from
+ * 7.2's). They may change with the kernel; the static asserts below catch
+ * a size mismatch at build time, the kernel catches the rest at run time.
+ *
+ * vIOMMU and vDEVICE objects (Linux 6.13) are stable uAPI, but the 6.12
+ * headers the tests also build against lack them: their two commands are
+ * declared here too, so one source builds on both and a kernel without
+ * them answers -ENOTTY at run time.
  *
  * Every function returns 0 (or a non-negative value where documented) on
  * success and -errno on failure; none of them prints anything.
@@ -34,6 +39,8 @@
 #define IMOCK_OP_MOCK_DOMAIN_REPLACE	10
 #define IMOCK_OP_MD_CHECK_IOTLB		14
 #define IMOCK_OP_TRIGGER_IOPF		15
+/* 6.13 and later: the cache slots of a mock device behind a vIOMMU. */
+#define IMOCK_OP_DEV_CHECK_CACHE	16
 
 /* HWPT allocation data type of the mock, and its only field. */
 #define IMOCK_HWPT_DATA_SELFTEST	0xdead
@@ -57,6 +64,70 @@ struct imock_invalidate_selftest {
 	__u32 flags;
 	__u32 iotlb_id;
 };
+
+/* vIOMMU type of the mock; its invalidation data type has the same value. */
+#define IMOCK_VIOMMU_TYPE_SELFTEST		0xdeadbeef
+#define IMOCK_VIOMMU_INVALIDATE_DATA_SELFTEST	0xdeadbeef
+
+/* Cache slots of each mock device, zeroed by vIOMMU invalidations. */
+#define IMOCK_DEV_CACHE_NUM		4
+#define IMOCK_DEV_CACHE_ID_MAX		3
+#define IMOCK_DEV_CACHE_DEFAULT		0xbaddad
+
+/* One vIOMMU invalidation: slots of the device whose virt ID is @vdev_id. */
+struct imock_viommu_invalidate_selftest {
+	__u32 flags;
+	__u32 vdev_id;
+	__u32 cache_id;
+};
+
+static_assert(sizeof(struct imock_viommu_invalidate_selftest) == 12,
+	      "the mock's vIOMMU invalidation entry is 12 bytes");
+
+/* iommufd's IOMMU_VIOMMU_ALLOC and IOMMU_VDEVICE_ALLOC (6.13). */
+#define IMOCK_VIOMMU_ALLOC	_IO(IOMMUFD_TYPE, 0x90)
+#define IMOCK_VDEVICE_ALLOC	_IO(IOMMUFD_TYPE, 0x91)
+
+/* struct iommu_viommu_alloc */
+struct imock_viommu_alloc_cmd {
+	__u32 size;
+	__u32 flags;
+	__u32 type;
+	__u32 dev_id;
+	__u32 hwpt_id;
+	__u32 out_viommu_id;
+	__u32 data_len;
+	__u32 __reserved;
+	__aligned_u64 data_uptr;
+};
+
+/* struct iommu_vdevice_alloc */
+struct imock_vdevice_alloc_cmd {
+	__u32 size;
+	__u32 viommu_id;
+	__u32 dev_id;
+	__u32 out_vdevice_id;
+	__aligned_u64 virt_id;
+};
+
+static_assert(sizeof(struct imock_viommu_alloc_cmd) == 40,
+	      "struct imock_viommu_alloc_cmd must match the kernel's 40 bytes");
+static_assert(sizeof(struct imock_vdevice_alloc_cmd) == 24,
+	      "struct imock_vdevice_alloc_cmd must match the kernel's 24 bytes");
+
+/* Where the headers have them, ours must be the same. */
+#ifdef IOMMU_VIOMMU_ALLOC
+static_assert(IMOCK_VIOMMU_ALLOC == IOMMU_VIOMMU_ALLOC,
+	      "IMOCK_VIOMMU_ALLOC differs from the headers'");
+static_assert(IMOCK_VDEVICE_ALLOC == IOMMU_VDEVICE_ALLOC,
+	      "IMOCK_VDEVICE_ALLOC differs from the headers'");
+static_assert(sizeof(struct imock_viommu_alloc_cmd) ==
+	      sizeof(struct iommu_viommu_alloc),
+	      "struct iommu_viommu_alloc changed size");
+static_assert(sizeof(struct imock_vdevice_alloc_cmd) ==
+	      sizeof(struct iommu_vdevice_alloc),
+	      "struct iommu_vdevice_alloc changed size");
+#endif
 
 /*
  * The test command. Only the union members this library uses are
@@ -89,6 +160,10 @@ struct imock_test_cmd {
 			__u32 perm;
 			__aligned_u64 addr;
 		} trigger_iopf;
+		struct {
+			__u32 id;
+			__u32 cache;
+		} check_dev_cache;
 		__aligned_u64 __pad[6];
 	};
 	__u32 last;
@@ -121,9 +196,10 @@ int imock_domain_replace(int fd, __u32 stdev_id, __u32 pt_id);
 int imock_hwpt_alloc_parent(int fd, __u32 idev_id, __u32 ioas_id,
 			    __u32 *parent_id);
 /*
- * A nested SELFTEST HWPT on @parent_id, its four IOTLB slots set to
- * IMOCK_IOTLB_DEFAULT. @fault_id is a fault queue for its page requests,
- * or 0 for none (iommufd never hands out ID 0).
+ * A nested SELFTEST HWPT on @parent_id (a nesting parent, or a vIOMMU on
+ * 6.13 and later), its four IOTLB slots set to IMOCK_IOTLB_DEFAULT.
+ * @fault_id is a fault queue for its page requests, or 0 for none
+ * (iommufd never hands out ID 0).
  */
 int imock_hwpt_alloc_nested(int fd, __u32 idev_id, __u32 parent_id,
 			    __u32 fault_id, __u32 *nested_id);
@@ -150,6 +226,38 @@ int imock_check_iotlb(int fd, __u32 hwpt_id, unsigned int slot,
  * IMOCK_IOTLB_UNKNOWN.
  */
 int imock_read_iotlbs(int fd, __u32 hwpt_id, __u32 slots[IMOCK_IOTLB_NUM]);
+
+/*
+ * A vIOMMU of the mock's type on the nesting parent @parent_id, backed by
+ * the IOMMU of device @idev_id. -ENOTTY on kernels without vIOMMU objects
+ * (before 6.13).
+ */
+int imock_viommu_alloc(int fd, __u32 idev_id, __u32 parent_id,
+		       __u32 *viommu_id);
+/* A vDEVICE of device @idev_id on @viommu_id, known there as @virt_id. */
+int imock_vdevice_alloc(int fd, __u32 viommu_id, __u32 idev_id,
+			__u64 virt_id, __u32 *vdevice_id);
+/*
+ * IOMMU_HWPT_INVALIDATE on the vIOMMU @viommu_id with @n entries;
+ * *@done as for imock_hwpt_invalidate().
+ */
+int imock_viommu_invalidate(int fd, __u32 viommu_id,
+			    const struct imock_viommu_invalidate_selftest *e,
+			    __u32 n, __u32 *done);
+/*
+ * 0 when cache slot @slot of the mock device @idev_id (its iommufd device
+ * ID) holds @expected; -EINVAL when it holds something else (or @slot > 3),
+ * -ENOENT when @idev_id is no device.
+ */
+int imock_check_dev_cache(int fd, __u32 idev_id, unsigned int slot,
+			  __u32 expected);
+/*
+ * The four cache slots of device @idev_id, compared with 0 and
+ * IMOCK_DEV_CACHE_DEFAULT as imock_read_iotlbs() does; anything else
+ * reads as IMOCK_IOTLB_UNKNOWN.
+ */
+int imock_read_dev_caches(int fd, __u32 idev_id,
+			  __u32 slots[IMOCK_DEV_CACHE_NUM]);
 
 /* A fault queue: its object ID and the descriptor its faults are read from. */
 int imock_fault_alloc(int fd, __u32 *fault_id, int *fault_fd);

@@ -218,24 +218,39 @@ static void inval_range(const struct vhost_iommu_inval_target *t,
 	r->all = !r->first && r->last == U64_MAX;
 }
 
-static int inval_selftest(const struct vhost_iommu_inval *inv,
-			  const struct inval_range *r, void *entries)
+/*
+ * The mock's slot rule, for its HWPT and its vIOMMU alike: the slot named
+ * by an ADDRESS-scope ID, else all of them. The mock has TLB slots only.
+ * Return: 1 with @flags and @slot set, 0 for nothing to do, or
+ * -VIRTIO_IOMMU_S_UNSUPP.
+ */
+static int inval_mock_slot(const struct vhost_iommu_inval *inv,
+			   const struct inval_range *r, u32 *flags, u32 *slot)
 {
-	struct vhost_iommu_selftest_inv e = {};
-
-	/* The mock has IOTLB slots only. */
 	if (!(inv->caches & VIRTIO_IOMMU_INVAL_C_TLB))
 		return -VIRTIO_IOMMU_S_UNSUPP;
 	if (r->empty)
 		return 0;
-
+	*flags = 0;
+	*slot = 0;
 	if (!r->all && (inv->flags & VIRTIO_IOMMU_INVAL_F_ID) &&
 	    inv->id <= U32_MAX)
-		e.iotlb_id = inv->id;
+		*slot = inv->id;
 	else
-		e.flags = SELFTEST_INV_FLAG_ALL;
-	memcpy(entries, &e, sizeof(e));
+		*flags = SELFTEST_INV_FLAG_ALL;
 	return 1;
+}
+
+static int inval_selftest(const struct vhost_iommu_inval *inv,
+			  const struct inval_range *r, void *entries)
+{
+	struct vhost_iommu_selftest_inv e;
+	int ret;
+
+	ret = inval_mock_slot(inv, r, &e.flags, &e.iotlb_id);
+	if (ret > 0)
+		memcpy(entries, &e, sizeof(e));
+	return ret;
 }
 
 /* The mock vIOMMU caches per device: one entry for each endpoint. */
@@ -243,19 +258,13 @@ static int inval_viommu_selftest(const struct vhost_iommu_inval_target *t,
 				 const struct vhost_iommu_inval *inv,
 				 const struct inval_range *r, void *entries)
 {
-	struct vhost_iommu_viommu_selftest_inv e = {};
+	struct vhost_iommu_viommu_selftest_inv e;
 	u32 i;
+	int ret;
 
-	if (!(inv->caches & VIRTIO_IOMMU_INVAL_C_TLB))
-		return -VIRTIO_IOMMU_S_UNSUPP;
-	if (r->empty)
-		return 0;
-
-	if (!r->all && (inv->flags & VIRTIO_IOMMU_INVAL_F_ID) &&
-	    inv->id <= U32_MAX)
-		e.cache_id = inv->id;
-	else
-		e.flags = SELFTEST_INV_FLAG_ALL;
+	ret = inval_mock_slot(inv, r, &e.flags, &e.cache_id);
+	if (ret <= 0)
+		return ret;
 	for (i = 0; i < t->nr_sids; i++) {
 		e.vdev_id = t->sids[i];
 		memcpy((u8 *)entries + i * sizeof(e), &e, sizeof(e));

@@ -149,42 +149,11 @@ static __s64 now_ms(void)
 /* ------------------------------------------------------------------ */
 /* Requests */
 
-static void mk_inval(struct virtio_iommu_req_invalidate *r, __u32 domain,
-		     __u8 scope, __u8 caches, __u16 flags)
-{
-	memset(r, 0, sizeof(*r));
-	r->head.type = VIRTIO_IOMMU_T_INVALIDATE;
-	r->scope = scope;
-	r->caches = caches;
-	r->flags = htole16(flags);
-	r->domain = htole32(domain);
-}
-
-/* The whole domain's TLB. */
-static void mk_inval_domain(struct virtio_iommu_req_invalidate *r,
-			    __u32 domain)
-{
-	mk_inval(r, domain, VIRTIO_IOMMU_INVAL_S_DOMAIN,
-		 VIRTIO_IOMMU_INVAL_C_TLB, 0);
-}
-
-/* A range of the domain, @flags beside the scope's. */
-static void mk_inval_range(struct virtio_iommu_req_invalidate *r,
-			   __u32 domain, __u16 flags, __u64 address,
-			   __u64 nr_pages, __u8 page_size)
-{
-	mk_inval(r, domain, VIRTIO_IOMMU_INVAL_S_ADDRESS,
-		 VIRTIO_IOMMU_INVAL_C_TLB, flags);
-	r->address = htole64(address);
-	r->nr_pages = htole64(nr_pages);
-	r->page_size = page_size;
-}
-
 /* One page with architecture ID @id: the mock's IOTLB slot @id. */
 static void mk_inval_slot(struct virtio_iommu_req_invalidate *r,
 			  __u32 domain, __u64 id)
 {
-	mk_inval_range(r, domain, VIRTIO_IOMMU_INVAL_F_ID, IN_RANGE, 1, 12);
+	vg_inval_range(r, domain, VIRTIO_IOMMU_INVAL_F_ID, IN_RANGE, 1, 12);
 	r->id = htole64(id);
 }
 
@@ -431,7 +400,7 @@ TEST_F(inval, set_iommufd_replace_drops_bindings)
 	ASSERT_EQ(0, vhi_set_iommufd(self->fd, w2.fd));
 
 	/* An old binding would now name w2's HWPT of the same ID. */
-	mk_inval_domain(&r, DOM_A);
+	vg_inval_domain(&r, DOM_A);
 	expect_inval(_metadata, self, &r, VIRTIO_IOMMU_S_NOENT, "replaced");
 	EXPECT_EQ(0, imock_check_iotlb(w2.fd, w2.nested_id, 0,
 				       IMOCK_IOTLB_DEFAULT));
@@ -580,7 +549,7 @@ TEST_F(inval, ext_struct_long_size_zero_tail_accepted)
 	/* Each did its work. */
 	EXPECT_EQ(-EEXIST, vhi_add_endpoint(self->fd, EXT_ENDPOINT_ID,
 					    self->w.idev_id, 0));
-	mk_inval_domain(&r, DOM_A);
+	vg_inval_domain(&r, DOM_A);
 	expect_inval(_metadata, self, &r, VIRTIO_IOMMU_S_OK, "long bind");
 	expect_slots(_metadata, self, self->w.nested_id, ALL_SLOTS,
 		     "long bind");
@@ -806,7 +775,7 @@ TEST_F(inval, domain_scope_zeroes_all_slots)
 	struct virtio_iommu_req_invalidate r;
 
 	ASSERT_EQ(0, bind_to(self, DOM_A, self->w.nested_id));
-	mk_inval_domain(&r, DOM_A);
+	vg_inval_domain(&r, DOM_A);
 	expect_inval(_metadata, self, &r, VIRTIO_IOMMU_S_OK, "DOMAIN");
 	expect_slots(_metadata, self, self->w.nested_id, ALL_SLOTS, "DOMAIN");
 }
@@ -833,7 +802,7 @@ TEST_F(inval, address_scope_without_id_zeroes_all_slots)
 	struct virtio_iommu_req_invalidate r;
 
 	ASSERT_EQ(0, bind_to(self, DOM_A, self->w.nested_id));
-	mk_inval_range(&r, DOM_A, 0, IN_RANGE, 16, 12);
+	vg_inval_range(&r, DOM_A, 0, IN_RANGE, 16, 12);
 	/* An id without F_ID means nothing. */
 	r.id = htole64(2);
 	expect_inval(_metadata, self, &r, VIRTIO_IOMMU_S_OK, "no F_ID");
@@ -846,8 +815,8 @@ TEST_F(inval, pasid_scope_zeroes_all_slots)
 
 	/* No PASID binding: the domain's takes it. */
 	ASSERT_EQ(0, bind_to(self, DOM_A, self->w.nested_id));
-	mk_inval(&r, DOM_A, VIRTIO_IOMMU_INVAL_S_PASID,
-		 VIRTIO_IOMMU_INVAL_C_TLB, 0);
+	vg_inval_init(&r, DOM_A, VIRTIO_IOMMU_INVAL_S_PASID,
+		      VIRTIO_IOMMU_INVAL_C_TLB, 0);
 	set_pasid(&r, PASID_P);
 	expect_inval(_metadata, self, &r, VIRTIO_IOMMU_S_OK, "PASID");
 	expect_slots(_metadata, self, self->w.nested_id, ALL_SLOTS, "PASID");
@@ -860,8 +829,8 @@ TEST_F(inval, pasid_cache_only_unsupp_nothing_changes)
 
 	ASSERT_EQ(0, bind_to(self, DOM_A, self->w.nested_id));
 	get_stats(_metadata, self, &s0);
-	mk_inval(&r, DOM_A, VIRTIO_IOMMU_INVAL_S_DOMAIN,
-		 VIRTIO_IOMMU_INVAL_C_PASID, 0);
+	vg_inval_init(&r, DOM_A, VIRTIO_IOMMU_INVAL_S_DOMAIN,
+		      VIRTIO_IOMMU_INVAL_C_PASID, 0);
 	expect_inval(_metadata, self, &r, VIRTIO_IOMMU_S_UNSUPP, "C_PASID");
 	expect_slots(_metadata, self, self->w.nested_id, NO_SLOTS, "C_PASID");
 	get_stats(_metadata, self, &s1);
@@ -937,7 +906,7 @@ TEST_F(inval, malformed_requests_inval_iotlb_untouched)
 	get_stats(_metadata, self, &s0);
 	for (i = 0; i < ARRAY_SIZE(bad_invals); i++) {
 		b = &bad_invals[i];
-		mk_inval(&r, DOM_A, b->scope, b->caches, b->flags);
+		vg_inval_init(&r, DOM_A, b->scope, b->caches, b->flags);
 		r.address = htole64(b->address);
 		r.nr_pages = htole64(b->nr_pages);
 		r.page_size = b->page_size;
@@ -962,7 +931,7 @@ TEST_F(inval, unbound_domain_noent)
 	struct virtio_iommu_req_invalidate r;
 
 	ASSERT_EQ(0, bind_to(self, DOM_A, self->w.nested_id));
-	mk_inval_domain(&r, DOM_UNBOUND);
+	vg_inval_domain(&r, DOM_UNBOUND);
 	expect_inval(_metadata, self, &r, VIRTIO_IOMMU_S_NOENT, "unbound");
 	mk_inval_slot(&r, DOM_UNBOUND, 1);
 	expect_inval(_metadata, self, &r, VIRTIO_IOMMU_S_NOENT, "unbound");
@@ -975,17 +944,17 @@ TEST_F(inval, range_outside_binding_ok_nothing_changes)
 
 	ASSERT_EQ(0, bind_to(self, DOM_A, self->w.nested_id));
 	/* Ends right below the bound range. */
-	mk_inval_range(&r, DOM_A, VIRTIO_IOMMU_INVAL_F_ID,
+	vg_inval_range(&r, DOM_A, VIRTIO_IOMMU_INVAL_F_ID,
 		       BIND_START - 0x10000, 16, 12);
 	r.id = htole64(1);
 	expect_inval(_metadata, self, &r, VIRTIO_IOMMU_S_OK, "below");
 	/* Starts right above it. */
-	mk_inval_range(&r, DOM_A, VIRTIO_IOMMU_INVAL_F_ID, BIND_END + 1, 1,
+	vg_inval_range(&r, DOM_A, VIRTIO_IOMMU_INVAL_F_ID, BIND_END + 1, 1,
 		       21);
 	r.id = htole64(2);
 	expect_inval(_metadata, self, &r, VIRTIO_IOMMU_S_OK, "above");
 	/* Far away, without an ID (which would zero everything). */
-	mk_inval_range(&r, DOM_A, 0, 1ULL << 39, 4, 12);
+	vg_inval_range(&r, DOM_A, 0, 1ULL << 39, 4, 12);
 	expect_inval(_metadata, self, &r, VIRTIO_IOMMU_S_OK, "far");
 	expect_slots(_metadata, self, self->w.nested_id, NO_SLOTS, "outside");
 }
@@ -996,13 +965,13 @@ TEST_F(inval, range_overlapping_binding_edges_hits)
 
 	ASSERT_EQ(0, bind_to(self, DOM_A, self->w.nested_id));
 	/* Last page of the range is its first bound page. */
-	mk_inval_range(&r, DOM_A, VIRTIO_IOMMU_INVAL_F_ID,
+	vg_inval_range(&r, DOM_A, VIRTIO_IOMMU_INVAL_F_ID,
 		       BIND_START - 0x3000, 4, 12);
 	r.id = htole64(1);
 	expect_inval(_metadata, self, &r, VIRTIO_IOMMU_S_OK, "low edge");
 	expect_slots(_metadata, self, self->w.nested_id, SLOT(1), "low edge");
 	/* A 1 GiB page holding the last bound byte and more. */
-	mk_inval_range(&r, DOM_A, VIRTIO_IOMMU_INVAL_F_ID,
+	vg_inval_range(&r, DOM_A, VIRTIO_IOMMU_INVAL_F_ID,
 		       BIND_END + 1 - (1ULL << 30), 2, 30);
 	r.id = htole64(3);
 	expect_inval(_metadata, self, &r, VIRTIO_IOMMU_S_OK, "high edge");
@@ -1020,7 +989,7 @@ TEST_F(inval, range_ending_at_top_of_address_space_is_valid)
 	b.input_start = 0;
 	b.input_end = UINT64_MAX;
 	ASSERT_EQ(0, vhi_bind_domain(self->fd, &b));
-	mk_inval_range(&r, DOM_A, VIRTIO_IOMMU_INVAL_F_ID,
+	vg_inval_range(&r, DOM_A, VIRTIO_IOMMU_INVAL_F_ID,
 		       0xfffffffffffff000ULL, 1, 12);
 	r.id = htole64(2);
 	expect_inval(_metadata, self, &r, VIRTIO_IOMMU_S_OK, "top page");
@@ -1231,7 +1200,7 @@ TEST_F(inval, reused_id_after_unbind_not_invalidated)
 		     fresh, old);
 	ASSERT_EQ(0, bind_to(self, DOM_B, fresh));
 
-	mk_inval_domain(&r, DOM_A);
+	vg_inval_domain(&r, DOM_A);
 	expect_inval(_metadata, self, &r, VIRTIO_IOMMU_S_NOENT, "old domain");
 	expect_slots(_metadata, self, fresh, NO_SLOTS, "old domain");
 	mk_inval_slot(&r, DOM_B, 2);
@@ -1265,7 +1234,7 @@ TEST_F(inval, destroyed_hwpt_id_taken_by_ioas_refused_as_iommufd_says)
 		TH_LOG("IOMMU_HWPT_INVALIDATE on an IOAS: %s", strerror(-ret));
 	want = ret == -ENOENT ? VIRTIO_IOMMU_S_NOENT : VIRTIO_IOMMU_S_INVAL;
 	get_stats(_metadata, self, &s0);
-	mk_inval_domain(&r, DOM_A);
+	vg_inval_domain(&r, DOM_A);
 	expect_inval(_metadata, self, &r, want, "IOAS");
 	get_stats(_metadata, self, &s1);
 	EXPECT_EQ(s0.out_inval_errors + 1, s1.out_inval_errors);
@@ -1286,7 +1255,7 @@ TEST_F(inval, closed_iommufd_still_served_then_close_prompt)
 	self->w.fd = -1;
 	mk_inval_slot(&r, DOM_A, 1);
 	expect_inval(_metadata, self, &r, VIRTIO_IOMMU_S_OK, "fd closed");
-	mk_inval_domain(&r, DOM_A);
+	vg_inval_domain(&r, DOM_A);
 	expect_inval(_metadata, self, &r, VIRTIO_IOMMU_S_OK, "fd closed");
 
 	start = now_ms();
@@ -1306,7 +1275,7 @@ TEST_F(inval, format_mismatch_vtd_s1_on_mock_inval)
 	b.format = VHOST_IOMMU_INV_FORMAT_VTD_S1;
 	ASSERT_EQ(0, vhi_bind_domain(self->fd, &b));
 	get_stats(_metadata, self, &s0);
-	mk_inval_domain(&r, DOM_A);
+	vg_inval_domain(&r, DOM_A);
 	expect_inval(_metadata, self, &r, VIRTIO_IOMMU_S_INVAL, "VTD_S1");
 	expect_slots(_metadata, self, self->w.nested_id, NO_SLOTS, "VTD_S1");
 	get_stats(_metadata, self, &s1);
@@ -1321,7 +1290,7 @@ TEST_F(inval, unbind_while_idle_then_noent)
 	mk_inval_slot(&r, DOM_A, 0);
 	expect_inval(_metadata, self, &r, VIRTIO_IOMMU_S_OK, "bound");
 	ASSERT_EQ(0, vhi_unbind_domain(self->fd, DOM_A, 0, 0));
-	mk_inval_domain(&r, DOM_A);
+	vg_inval_domain(&r, DOM_A);
 	expect_inval(_metadata, self, &r, VIRTIO_IOMMU_S_NOENT, "unbound");
 	expect_slots(_metadata, self, self->w.nested_id, SLOT(0), "unbound");
 }

@@ -157,40 +157,11 @@ FIXTURE_TEARDOWN(viommu)
 /* ------------------------------------------------------------------ */
 /* Requests */
 
-static void mk_inval(struct virtio_iommu_req_invalidate *r, __u32 domain,
-		     __u8 scope, __u8 caches, __u16 flags)
-{
-	memset(r, 0, sizeof(*r));
-	r->head.type = VIRTIO_IOMMU_T_INVALIDATE;
-	r->scope = scope;
-	r->caches = caches;
-	r->flags = htole16(flags);
-	r->domain = htole32(domain);
-}
-
-static void mk_inval_domain(struct virtio_iommu_req_invalidate *r,
-			    __u32 domain)
-{
-	mk_inval(r, domain, VIRTIO_IOMMU_INVAL_S_DOMAIN,
-		 VIRTIO_IOMMU_INVAL_C_TLB, 0);
-}
-
-static void mk_inval_range(struct virtio_iommu_req_invalidate *r,
-			   __u32 domain, __u16 flags, __u64 address,
-			   __u64 nr_pages, __u8 page_size)
-{
-	mk_inval(r, domain, VIRTIO_IOMMU_INVAL_S_ADDRESS,
-		 VIRTIO_IOMMU_INVAL_C_TLB, flags);
-	r->address = htole64(address);
-	r->nr_pages = htole64(nr_pages);
-	r->page_size = page_size;
-}
-
 /* One page with architecture ID @id: the mock's cache slot @id. */
 static void mk_inval_slot(struct virtio_iommu_req_invalidate *r,
 			  __u32 domain, __u64 id)
 {
-	mk_inval_range(r, domain, VIRTIO_IOMMU_INVAL_F_ID, IN_RANGE, 1, 12);
+	vg_inval_range(r, domain, VIRTIO_IOMMU_INVAL_F_ID, IN_RANGE, 1, 12);
 	r->id = htole64(id);
 }
 
@@ -430,7 +401,7 @@ TEST_F(viommu, domain_scope_zeroes_all_slots_of_bound_device_only)
 		SKIP(return, NO_VIOMMU);
 	ASSERT_EQ(0, bind_eps(self, DOM_A, eps_a, 1));
 	ASSERT_EQ(0, bind_eps(self, DOM_B, eps_b, 1));
-	mk_inval_domain(&r, DOM_A);
+	vg_inval_domain(&r, DOM_A);
 	expect_inval(_metadata, self, &r, VIRTIO_IOMMU_S_OK, "DOMAIN A");
 	expect_cache(_metadata, self, self->w.idev_id, ALL_SLOTS, "A");
 	expect_cache(_metadata, self, self->idev_b, NO_SLOTS, "B");
@@ -447,7 +418,7 @@ TEST_F(viommu, address_scope_id_2_zeroes_only_slot_2)
 	expect_inval(_metadata, self, &r, VIRTIO_IOMMU_S_OK, "id 2");
 	expect_cache(_metadata, self, self->w.idev_id, SLOT(2), "id 2");
 	/* Without F_ID the id means nothing: every slot. */
-	mk_inval_range(&r, DOM_A, 0, IN_RANGE, 16, 12);
+	vg_inval_range(&r, DOM_A, 0, IN_RANGE, 16, 12);
 	r.id = htole64(1);
 	expect_inval(_metadata, self, &r, VIRTIO_IOMMU_S_OK, "no F_ID");
 	expect_cache(_metadata, self, self->w.idev_id, ALL_SLOTS, "no F_ID");
@@ -484,7 +455,7 @@ TEST_F(viommu, two_endpoints_in_one_binding_both_invalidated)
 	expect_inval(_metadata, self, &r, VIRTIO_IOMMU_S_OK, "id 3");
 	expect_cache(_metadata, self, self->w.idev_id, SLOT(3), "A, id 3");
 	expect_cache(_metadata, self, self->idev_b, SLOT(3), "B, id 3");
-	mk_inval_domain(&r, DOM_A);
+	vg_inval_domain(&r, DOM_A);
 	expect_inval(_metadata, self, &r, VIRTIO_IOMMU_S_OK, "DOMAIN");
 	expect_cache(_metadata, self, self->w.idev_id, ALL_SLOTS, "A");
 	expect_cache(_metadata, self, self->idev_b, ALL_SLOTS, "B");
@@ -510,7 +481,7 @@ TEST_F(viommu, removed_endpoint_no_longer_invalidated)
 	/* With no endpoint left there is nothing to send. */
 	ASSERT_EQ(0, vhi_remove_endpoint(self->fd, EP_A));
 	get_stats(_metadata, self, &s0);
-	mk_inval_domain(&r, DOM_A);
+	vg_inval_domain(&r, DOM_A);
 	expect_inval(_metadata, self, &r, VIRTIO_IOMMU_S_OK, "none left");
 	get_stats(_metadata, self, &s1);
 	EXPECT_EQ(s0.out_iommufd_calls, s1.out_iommufd_calls);
@@ -527,8 +498,8 @@ TEST_F(viommu, pasid_cache_only_unsupp_nothing_changes)
 		SKIP(return, NO_VIOMMU);
 	ASSERT_EQ(0, bind_eps(self, DOM_A, eps_a, 1));
 	get_stats(_metadata, self, &s0);
-	mk_inval(&r, DOM_A, VIRTIO_IOMMU_INVAL_S_DOMAIN,
-		 VIRTIO_IOMMU_INVAL_C_PASID, 0);
+	vg_inval_init(&r, DOM_A, VIRTIO_IOMMU_INVAL_S_DOMAIN,
+		      VIRTIO_IOMMU_INVAL_C_PASID, 0);
 	expect_inval(_metadata, self, &r, VIRTIO_IOMMU_S_UNSUPP, "C_PASID");
 	expect_cache(_metadata, self, self->w.idev_id, NO_SLOTS, "C_PASID");
 	get_stats(_metadata, self, &s1);
@@ -545,12 +516,12 @@ TEST_F(viommu, range_outside_binding_ok_nothing_changes)
 	ASSERT_EQ(0, bind_eps(self, DOM_A, eps_ab, ARRAY_SIZE(eps_ab)));
 	get_stats(_metadata, self, &s0);
 	/* Ends right below the bound range. */
-	mk_inval_range(&r, DOM_A, VIRTIO_IOMMU_INVAL_F_ID,
+	vg_inval_range(&r, DOM_A, VIRTIO_IOMMU_INVAL_F_ID,
 		       BIND_START - 0x10000, 16, 12);
 	r.id = htole64(1);
 	expect_inval(_metadata, self, &r, VIRTIO_IOMMU_S_OK, "below");
 	/* Starts right above it, without an ID (which would mean all). */
-	mk_inval_range(&r, DOM_A, 0, BIND_END + 1, 1, 21);
+	vg_inval_range(&r, DOM_A, 0, BIND_END + 1, 1, 21);
 	expect_inval(_metadata, self, &r, VIRTIO_IOMMU_S_OK, "above");
 	expect_cache(_metadata, self, self->w.idev_id, NO_SLOTS, "A");
 	expect_cache(_metadata, self, self->idev_b, NO_SLOTS, "B");
@@ -570,7 +541,7 @@ TEST_F(viommu, destroyed_vdevice_inval)
 		SKIP(return, NO_VIOMMU);
 	ASSERT_EQ(0, bind_eps(self, DOM_A, eps_a, 1));
 	ASSERT_EQ(0, imock_destroy(self->w.fd, self->vdev_a));
-	mk_inval_domain(&r, DOM_A);
+	vg_inval_domain(&r, DOM_A);
 	expect_inval(_metadata, self, &r, VIRTIO_IOMMU_S_INVAL, "no vDEVICE");
 	expect_cache(_metadata, self, self->w.idev_id, NO_SLOTS, "A");
 }
@@ -588,7 +559,7 @@ TEST_F(viommu, destroyed_viommu_noent)
 	ASSERT_EQ(0, imock_destroy(self->w.fd, self->vdev_b));
 	ASSERT_EQ(0, imock_destroy(self->w.fd, self->viommu_id));
 	get_stats(_metadata, self, &s0);
-	mk_inval_domain(&r, DOM_A);
+	vg_inval_domain(&r, DOM_A);
 	expect_inval(_metadata, self, &r, VIRTIO_IOMMU_S_NOENT, "destroyed");
 	get_stats(_metadata, self, &s1);
 	EXPECT_EQ(s0.out_inval_errors + 1, s1.out_inval_errors);
@@ -615,7 +586,7 @@ TEST_F(viommu, viommu_id_taken_by_ioas_inval)
 		SKIP(return, "iommufd gave the IOAS ID %u, not %u", ioas,
 		     self->viommu_id);
 	/* iommufd invalidates only HWPTs and vIOMMUs: -EINVAL. */
-	mk_inval_domain(&r, DOM_A);
+	vg_inval_domain(&r, DOM_A);
 	expect_inval(_metadata, self, &r, VIRTIO_IOMMU_S_INVAL, "IOAS");
 }
 

@@ -567,3 +567,31 @@ int vg_rings_up(int fd, struct vg_vq *rq, struct vg_vq *eq, __u64 features)
 	vg_vq_vring_config(eq, &vr);
 	return vhi_setup_vring(fd, VHOST_IOMMU_VQ_EVENT, &vr);
 }
+
+void vg_inval_init(struct virtio_iommu_req_invalidate *r, __u32 domain,
+		   __u8 scope, __u8 caches, __u16 flags)
+{
+	memset(r, 0, sizeof(*r));
+	r->head.type = VIRTIO_IOMMU_T_INVALIDATE;
+	r->scope = scope;
+	r->caches = caches;
+	r->flags = htole16(flags);
+	r->domain = htole32(domain);
+}
+
+void vg_inval_domain(struct virtio_iommu_req_invalidate *r, __u32 domain)
+{
+	vg_inval_init(r, domain, VIRTIO_IOMMU_INVAL_S_DOMAIN,
+		      VIRTIO_IOMMU_INVAL_C_TLB, 0);
+}
+
+void vg_inval_range(struct virtio_iommu_req_invalidate *r, __u32 domain,
+		    __u16 flags, __u64 address, __u64 nr_pages,
+		    __u8 page_size)
+{
+	vg_inval_init(r, domain, VIRTIO_IOMMU_INVAL_S_ADDRESS,
+		      VIRTIO_IOMMU_INVAL_C_TLB, flags);
+	r->address = htole64(address);
+	r->nr_pages = htole64(nr_pages);
+	r->page_size = page_size;
+}

@@ -205,4 +205,14 @@ int vg_rings_up(int fd, struct vg_vq *rq, struct vg_vq *eq, __u64 features);
  */
 int vg_eventfd_wait(int fd, int timeout_ms, __u64 *count);
 
+/* An INVALIDATE request as a guest writes it (little-endian fields). */
+void vg_inval_init(struct virtio_iommu_req_invalidate *r, __u32 domain,
+		   __u8 scope, __u8 caches, __u16 flags);
+/* The whole TLB of @domain. */
+void vg_inval_domain(struct virtio_iommu_req_invalidate *r, __u32 domain);
+/* The TLB of a range of @domain, @flags beside the scope's. */
+void vg_inval_range(struct virtio_iommu_req_invalidate *r, __u32 domain,
+		    __u16 flags, __u64 address, __u64 nr_pages,
+		    __u8 page_size);
+
 #endif /* _VIOMMU_GUEST_H */

@@ -155,7 +155,7 @@ vm_run() {
 	out=$(tools/vm/run.sh --mode check --variant "$variant" "$@")
 	rc=$?
 	echo "$out" | grep -v '^TOTAL ' | sed "s/^SUITE vm:/SUITE $label:/" |
-		sed "s/^SUITE \([^:]*\):/SUITE \1$suffix:/"
+		sed "s/^SUITE \(.*\): \([0-9]* passed\)/SUITE \1$suffix: \2/"
 	read -r _ p f s < <(echo "$out" | grep '^TOTAL ' || echo "TOTAL 0 1 0")
 	passed=$((passed + p))
 	failed=$((failed + f))

@@ -48,8 +48,9 @@ endif
 # dependency files do not see a change of KDIR.
 modules:
 	@kdir=$(KDIR_NOW); test -f $$kdir/Makefile || { echo "vhost-iommu: KDIR=$$kdir is not a prepared kernel tree" >&2; exit 1; }; \
-		if [ "$$(cat .vhost-iommu-kdir 2>/dev/null)" != "$$kdir" ]; then \
-			$(MAKE) -s -C $$kdir M=$(PWD) clean; echo "$$kdir" >.vhost-iommu-kdir; fi; \
+		if [ "$$(cat .vhost-iommu-kdir 2>/dev/null)" != "$$kdir $(VHOST_IOMMU_TEST_HOOKS)" ]; then \
+			$(MAKE) -s -C $$kdir M=$(PWD) clean; \
+			echo "$$kdir $(VHOST_IOMMU_TEST_HOOKS)" >.vhost-iommu-kdir; fi; \
 		$(MAKE) -C $$kdir M=$(PWD) modules
 
 selftests: kernel
@@ -97,7 +98,8 @@ fuzz:
 		--timeout $$(( 900 + $(N) / 500 ))
 
 # make install: the module into /lib/modules/<KDIR's release>/extra, depmod,
-# the udev rule, and the CLI and its man page if built (`make selftests`).
+# the udev rule, the modules-load.d file that loads it at boot, and the CLI
+# and its man page if built (`make selftests`).
 # DESTDIR=<root> stages everything under <root> (depmod -b <root>);
 # INSTALL_MOD_PATH, INSTALL_MOD_DIR and DEPMOD (DEPMOD=true: skip depmod)
 # as for the kernel's modules_install. Documentation/packaging.rst.
@@ -105,6 +107,7 @@ INSTALL_MOD_PATH ?= $(DESTDIR)
 INSTALL_MOD_DIR ?= extra
 DEPMOD ?= depmod
 UDEVRULESDIR ?= /usr/lib/udev/rules.d
+MODULESLOADDIR ?= /usr/lib/modules-load.d
 SBINDIR ?= /usr/sbin
 MAN8DIR ?= /usr/share/man/man8
 # The unit tests are never installed: only vhost_iommu.ko.
@@ -119,6 +122,8 @@ install: modules
 		$(install_depmod) && \
 		install -D -m 0644 tools/udev/60-vhost-iommu.rules \
 			$(DESTDIR)$(UDEVRULESDIR)/60-vhost-iommu.rules && \
+		install -D -m 0644 tools/packaging/modules-load.conf \
+			$(DESTDIR)$(MODULESLOADDIR)/vhost-iommu.conf && \
 		if [ -f build/bin/vhost-iommu ]; then \
 			install -D -m 0755 build/bin/vhost-iommu $(DESTDIR)$(SBINDIR)/vhost-iommu; fi && \
 		if [ -f tools/vhost-iommu/vhost-iommu.8 ]; then \
@@ -129,6 +134,7 @@ uninstall:
 	@kdir=$(KDIR_NOW); rel=$$(cat $$kdir/include/config/kernel.release) || exit 1; \
 		rm -f $(install_moddir)/vhost_iommu.ko* $(install_moddir)/vhost_iommu_kunit.ko* \
 			$(DESTDIR)$(UDEVRULESDIR)/60-vhost-iommu.rules \
+			$(DESTDIR)$(MODULESLOADDIR)/vhost-iommu.conf \
 			$(DESTDIR)$(SBINDIR)/vhost-iommu $(DESTDIR)$(MAN8DIR)/vhost-iommu.8 && \
 		$(install_depmod)
 

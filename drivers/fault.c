@@ -18,6 +18,7 @@
 #include <linux/export.h>
 #include <linux/file.h>
 #include <linux/fs.h>
+#include <linux/magic.h>
 #include <linux/mm.h>
 #include <linux/sched.h>
 #include <linux/slab.h>
@@ -335,16 +336,20 @@ static void vhost_iommu_fault_queue_proc(struct file *file,
 
 /*
  * There is no exported way to recognise an iommufd fault queue; check
- * what can be seen: an anonymous file with iommufd's name for it, from
+ * what can be seen: a file of the anonymous inode filesystem (a name
+ * alone is any file's to take, and with iommufd built in the module
+ * owner matches every built-in driver) with iommufd's name for it, from
  * the module that made the iommufd, open read-write, with the plain
- * read/write/poll the worker calls.
+ * read/write/poll the worker calls. Which iommufd context it belongs to
+ * cannot be seen from here.
  */
 static bool vhost_iommu_is_fault_file(struct vhost_iommu *vi,
 				      struct file *file)
 {
 	const struct file_operations *fops = file->f_op;
 
-	return (file->f_mode & (FMODE_READ | FMODE_WRITE)) ==
+	return file_inode(file)->i_sb->s_magic == ANON_INODE_FS_MAGIC &&
+	       (file->f_mode & (FMODE_READ | FMODE_WRITE)) ==
 	       (FMODE_READ | FMODE_WRITE) &&
 	       fops->read && fops->write && fops->poll &&
 	       fops->owner == vi->iommufd->f_op->owner &&
@@ -590,6 +595,9 @@ static void vhost_iommu_events_deliver(struct vhost_iommu *vi)
 				n++;
 		len = vmm ? sizeof(struct virtio_iommu_fault) :
 			    sizeof(struct virtio_iommu_page_req);
+		/* The queue shrank under a waiting group: it can never fit. */
+		if (n > vq->num)
+			goto undelivered;
 		ret = vhost_iommu_vq_avail(vq, &avail);
 		if (!ret && avail < n && vhost_iommu_vq_enable_notify(vq, n))
 			ret = vhost_iommu_vq_avail(vq, &avail);

@@ -13,6 +13,7 @@
 #include <linux/fs.h>
 #include <linux/miscdevice.h>
 #include <linux/module.h>
+#include <linux/nospec.h>
 #include <linux/pid.h>
 #include <linux/sched/mm.h>
 #include <linux/sched/vhost_task.h>
@@ -62,6 +63,21 @@ void vhost_iommu_wake(struct vhost_iommu *vi, int bit)
 	if (worker)
 		vhost_task_wake(worker);
 	rcu_read_unlock();
+}
+
+/**
+ * vhost_iommu_put() - drop a reference to a device
+ * @vi: the device
+ *
+ * The open file holds one; netlink readers take one while they wait for
+ * the device's mutex without the registry's lock. The last one frees it.
+ */
+void vhost_iommu_put(struct vhost_iommu *vi)
+{
+	if (!refcount_dec_and_test(&vi->refs))
+		return;
+	mutex_destroy(&vi->mutex);
+	kvfree(vi);
 }
 
 /*
@@ -201,28 +217,37 @@ static void vhost_iommu_reset_device(struct vhost_iommu *vi)
 
 /*
  * Stop the worker. It takes the mutex for each pass, so this runs without
- * it. Wake-ups still come from the kicks and the fault queue until
- * drop_owner unhooks them: they find no worker once the pointer is
- * cleared, and those that found it are waited out before it is freed.
+ * it; waiting for it as an ioctl does ends a busy poll at once. Wake-ups
+ * still come from the kicks and the fault queue until drop_owner unhooks
+ * them: they find no worker once the pointer is cleared, and those that
+ * found it are waited out before the task is stopped and freed.
  */
-static void vhost_iommu_stop_worker(struct vhost_iommu *vi)
+static int vhost_iommu_stop_worker(struct vhost_iommu *vi,
+				   const struct mm_struct *owner)
 {
-	struct vhost_task *worker;
+	struct vhost_task *task;
 
-	mutex_lock(&vi->mutex);
-	worker = rcu_dereference_protected(vi->worker,
-					   lockdep_is_held(&vi->mutex));
+	vhost_iommu_lock_for_vmm(vi);
+	/* Only @owner's worker, when one is named. */
+	if (owner && vi->owner != owner) {
+		mutex_unlock(&vi->mutex);
+		return -EPERM;
+	}
+	task = vi->worker_task;
+	vi->worker_task = NULL;
 	RCU_INIT_POINTER(vi->worker, NULL);
 	mutex_unlock(&vi->mutex);
-	if (!worker)
-		return;
-	synchronize_rcu();
-	vhost_task_stop(worker);
+	if (task) {
+		synchronize_rcu();
+		vhost_task_stop(task);
+	}
+	return 0;
 }
 
 /* Everything SET_OWNER and the later ioctls set up; the worker is gone. */
 static void vhost_iommu_drop_owner(struct vhost_iommu *vi)
 {
+	struct mm_struct *mm;
 	int i;
 
 	lockdep_assert_held(&vi->mutex);
@@ -241,10 +266,15 @@ static void vhost_iommu_drop_owner(struct vhost_iommu *vi)
 	vi->backend_features = 0;
 	kvfree(vi->mem);
 	vi->mem = NULL;
-	if (vi->owner)
-		mmdrop(vi->owner);
-	/* netlink peeks at it without the mutex (vhost_iommu_nl_may_read()). */
+	/*
+	 * netlink and the ioctl entry peek at it without the mutex: cleared
+	 * before the mm may go, so a peek never sees a freed mm (or a new
+	 * one at its address) as the owner.
+	 */
+	mm = vi->owner;
 	WRITE_ONCE(vi->owner, NULL);
+	if (mm)
+		mmdrop(mm);
 	put_pid(vi->owner_pid);
 	vi->owner_pid = NULL;
 	vi->work = 0;
@@ -282,9 +312,20 @@ static bool vhost_iommu_work(void *data)
 }
 
 #ifdef VHOST_IOMMU_TASK_HAS_KILL
-/* The owner is being killed; release() will clean up. */
+/*
+ * SIGKILL of the owner, or an exec: the task is about to exit. Kicks and
+ * fault wake-ups can still come (the fds may live on in another process),
+ * so the task is unpublished first and those that found it are waited
+ * out. worker_task stays for vhost_task_stop(), which frees it.
+ */
 static void vhost_iommu_worker_killed(void *data)
 {
+	struct vhost_iommu *vi = data;
+
+	mutex_lock(&vi->mutex);
+	RCU_INIT_POINTER(vi->worker, NULL);
+	mutex_unlock(&vi->mutex);
+	synchronize_rcu();
 }
 #endif
 
@@ -313,6 +354,7 @@ static long vhost_iommu_set_owner(struct vhost_iommu *vi)
 	WRITE_ONCE(vi->owner, current->mm);
 	mmgrab(vi->owner);
 	vi->owner_pid = get_pid(task_tgid(current));
+	vi->worker_task = worker;
 	rcu_assign_pointer(vi->worker, worker);
 	vhost_task_start(worker);
 out:
@@ -320,17 +362,25 @@ out:
 	return ret;
 }
 
+/*
+ * The owner is checked again once the worker is stopped: another
+ * RESET_OWNER of the same owner may have finished meanwhile and a new
+ * owner come in, whose device this one must leave alone.
+ */
 static long vhost_iommu_reset_owner(struct vhost_iommu *vi)
 {
-	mutex_lock(&vi->mutex);
+	int ret;
+
+	if (READ_ONCE(vi->owner) != current->mm)
+		return -EPERM;
+	ret = vhost_iommu_stop_worker(vi, current->mm);
+	if (ret)
+		return ret;
+	vhost_iommu_lock_for_vmm(vi);
 	if (vi->owner != current->mm) {
 		mutex_unlock(&vi->mutex);
 		return -EPERM;
 	}
-	mutex_unlock(&vi->mutex);
-
-	vhost_iommu_stop_worker(vi);
-	mutex_lock(&vi->mutex);
 	vhost_iommu_drop_owner(vi);
 	mutex_unlock(&vi->mutex);
 	return 0;
@@ -501,7 +551,7 @@ static long vhost_iommu_vring_ioctl(struct vhost_iommu *vi, unsigned int cmd,
 		return -EFAULT;
 	if (index >= VHOST_IOMMU_VQ_MAX)
 		return -ENOBUFS;
-	vq = &vi->vqs[index];
+	vq = &vi->vqs[array_index_nospec(index, VHOST_IOMMU_VQ_MAX)];
 
 	switch (cmd) {
 	case VHOST_SET_VRING_NUM:
@@ -569,6 +619,9 @@ static long vhost_iommu_vring_ioctl(struct vhost_iommu *vi, unsigned int cmd,
 	case VHOST_SET_VRING_BUSYLOOP_TIMEOUT:
 		if (copy_from_user(&s, arg, sizeof(s)))
 			return -EFAULT;
+		/* The worker polls with the device's mutex held. */
+		if (s.num > VHOST_IOMMU_MAX_BUSYLOOP_TIMEOUT)
+			return -EINVAL;
 		vq->busyloop_timeout = s.num;
 		return 0;
 	case VHOST_GET_VRING_BUSYLOOP_TIMEOUT:
@@ -673,8 +726,12 @@ static long vhost_iommu_ioctl(struct file *file, unsigned int cmd,
 		return vhost_iommu_reset_owner(vi);
 	}
 
-	vhost_iommu_lock_for_vmm(vi);
-	if (!vi->owner || vi->owner != current->mm)
+	/* Others never wait for the owner's mutex to be refused. */
+	if (!current->mm || READ_ONCE(vi->owner) != current->mm)
+		return -EPERM;
+	if (vhost_iommu_lock_for_vmm_killable(vi))
+		return -EINTR;
+	if (vi->owner != current->mm)
 		ret = -EPERM;
 	else
 		ret = vhost_iommu_owner_ioctl(vi, cmd, argp);
@@ -702,6 +759,7 @@ static int vhost_iommu_open(struct inode *inode, struct file *file)
 	vi = kvzalloc(sizeof(*vi), GFP_KERNEL_ACCOUNT);
 	if (!vi)
 		return -ENOMEM;
+	refcount_set(&vi->refs, 1);
 	mutex_init(&vi->mutex);
 	atomic_set(&vi->vmm_waiting, 0);
 	init_waitqueue_head(&vi->poll_wq);
@@ -719,7 +777,7 @@ static int vhost_iommu_open(struct inode *inode, struct file *file)
 	vhost_iommu_default_config(vi);
 	ret = vhost_iommu_nl_add(vi);
 	if (ret) {
-		kvfree(vi);
+		vhost_iommu_put(vi);
 		return ret;
 	}
 	file->private_data = vi;
@@ -736,12 +794,13 @@ static int vhost_iommu_release(struct inode *inode, struct file *file)
 
 	/* Out of netlink's sight first: a dump never meets a dying device. */
 	vhost_iommu_nl_del(vi);
-	vhost_iommu_stop_worker(vi);
+	vhost_iommu_stop_worker(vi, NULL);
 	mutex_lock(&vi->mutex);
 	vhost_iommu_drop_owner(vi);
+	/* A netlink reader that still holds a reference skips it. */
+	vi->gone = true;
 	mutex_unlock(&vi->mutex);
-	mutex_destroy(&vi->mutex);
-	kvfree(vi);
+	vhost_iommu_put(vi);
 	return 0;
 }
 
@@ -764,14 +823,14 @@ static const struct file_operations vhost_iommu_fops = {
 };
 
 /*
- * A fixed minor lets kmod create the node at boot (modules.devname) and
- * load the module on its first open. It is not assigned upstream: if
- * another driver holds it, the device still comes up with a dynamic one.
+ * A dynamic minor: no fixed one is assigned to us, and one taken from the
+ * local-use range could be another driver's, whose device a node made at
+ * boot (and the udev rule's group) would then hand to the VMM's users.
+ * udev makes the node when the module registers; hosts load the module
+ * at boot (modules-load.d, Documentation/packaging.rst).
  */
-#define VHOST_IOMMU_MINOR	248
-
 static struct miscdevice vhost_iommu_misc = {
-	.minor = VHOST_IOMMU_MINOR,
+	.minor = MISC_DYNAMIC_MINOR,
 	.name = "vhost-iommu",
 	.fops = &vhost_iommu_fops,
 	.mode = 0600,
@@ -789,12 +848,6 @@ static int __init vhost_iommu_init(void)
 	if (ret)
 		goto err_hooks;
 	ret = misc_register(&vhost_iommu_misc);
-	if (ret == -EBUSY) {
-		pr_info("misc minor %d is taken; using a dynamic one\n",
-			VHOST_IOMMU_MINOR);
-		vhost_iommu_misc.minor = MISC_DYNAMIC_MINOR;
-		ret = misc_register(&vhost_iommu_misc);
-	}
 	if (ret)
 		goto err_nl;
 	return 0;
@@ -815,7 +868,7 @@ static void __exit vhost_iommu_exit(void)
 }
 module_exit(vhost_iommu_exit);
 
-MODULE_ALIAS_MISCDEV(VHOST_IOMMU_MINOR);
+/* `modprobe devname:vhost-iommu` finds the module by its node's name. */
 MODULE_ALIAS("devname:vhost-iommu");
 MODULE_VERSION(VHOST_IOMMU_VERSION);
 MODULE_DESCRIPTION("Host kernel accelerator for virtio-iommu");

@@ -6,10 +6,13 @@
  * Documentation/netlink/specs/vhost-iommu.yaml (netlink-gen.c).
  *
  * Devices are found through a registry keyed by their ID. Its mutex is
- * taken on open, release and by netlink only, never on the fast path;
- * within it, each device's own mutex (lock order: registry, then device).
- * A release leaves the registry before the device is torn down, so
- * netlink never sees a device going away.
+ * taken on open, release and by netlink only, never on the fast path, and
+ * never held while waiting for a device's mutex: that one can be held for
+ * as long as its owner likes (an ioctl blocked in a user copy), and every
+ * other user's open and close would wait behind it. A reader takes a
+ * reference on the device under the registry's mutex, drops that, and
+ * then waits, killably, for the device's; a device released meanwhile is
+ * skipped (vhost_iommu.gone) and freed by the last reference.
  */
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
@@ -76,6 +79,54 @@ static bool vhost_iommu_nl_may_read(const struct sk_buff *skb,
 
 	return (owner && owner == current->mm) ||
 	       netlink_capable(skb, CAP_NET_ADMIN);
+}
+
+/*
+ * A device by ID, with a reference, or with @next the first readable one
+ * from that ID on (its ID in *@next). ERR_PTR(-ENOENT) or (-EPERM).
+ */
+static struct vhost_iommu *vhost_iommu_nl_get(const struct sk_buff *skb,
+					      unsigned long id,
+					      unsigned long *next)
+{
+	struct vhost_iommu *vi;
+
+	mutex_lock(&vhost_iommu_devs_lock);
+	if (!next) {
+		vi = xa_load(&vhost_iommu_devs, id);
+		if (vi && !vhost_iommu_nl_may_read(skb, vi))
+			vi = ERR_PTR(-EPERM);
+	} else {
+		xa_for_each_start(&vhost_iommu_devs, id, vi, id)
+			if (vhost_iommu_nl_may_read(skb, vi))
+				break;
+		*next = id;
+	}
+	if (!vi)
+		vi = ERR_PTR(-ENOENT);
+	if (!IS_ERR(vi))
+		refcount_inc(&vi->refs);
+	mutex_unlock(&vhost_iommu_devs_lock);
+	return vi;
+}
+
+/*
+ * The device's mutex, for a reader holding a reference, and the checks
+ * that only hold under it: 0 with the mutex held; -EINTR (fatal signal),
+ * -ENOENT (released meanwhile) or -EPERM without it.
+ */
+static int vhost_iommu_nl_lock(const struct sk_buff *skb,
+			       struct vhost_iommu *vi)
+{
+	int ret;
+
+	if (vhost_iommu_lock_for_vmm_killable(vi))
+		return -EINTR;
+	ret = vi->gone ? -ENOENT :
+	      !vhost_iommu_nl_may_read(skb, vi) ? -EPERM : 0;
+	if (ret)
+		mutex_unlock(&vi->mutex);
+	return ret;
 }
 
 static int vhost_iommu_nl_put_queue(struct sk_buff *skb,
@@ -309,20 +360,14 @@ static int vhost_iommu_nl_doit(struct sk_buff *skb, struct genl_info *info,
 
 	if (GENL_REQ_ATTR_CHECK(info, id_attr))
 		return -EINVAL;
-	mutex_lock(&vhost_iommu_devs_lock);
-	vi = xa_load(&vhost_iommu_devs, nla_get_u32(info->attrs[id_attr]));
-	if (!vi) {
-		NL_SET_ERR_MSG_ATTR(info->extack, info->attrs[id_attr],
-				    "no such device");
-		ret = -ENOENT;
-		goto out;
+	vi = vhost_iommu_nl_get(skb, nla_get_u32(info->attrs[id_attr]), NULL);
+	if (IS_ERR(vi)) {
+		ret = PTR_ERR(vi);
+		goto err;
 	}
-	ret = -EPERM;
-	if (!vhost_iommu_nl_may_read(skb, vi))
-		goto eperm;
-	vhost_iommu_lock_for_vmm(vi);
-	if (!vhost_iommu_nl_may_read(skb, vi))
-		goto unlock_eperm;
+	ret = vhost_iommu_nl_lock(skb, vi);
+	if (ret)
+		goto put;
 	ret = -ENOMEM;
 	msg = genlmsg_new(fill == vhost_iommu_nl_fill_dev ?
 			  vhost_iommu_nl_dev_size(vi) : NLMSG_GOODSIZE,
@@ -330,20 +375,22 @@ static int vhost_iommu_nl_doit(struct sk_buff *skb, struct genl_info *info,
 	if (msg)
 		ret = fill(msg, vi, info->snd_portid, info->snd_seq, 0, true);
 	mutex_unlock(&vi->mutex);
-	mutex_unlock(&vhost_iommu_devs_lock);
+	vhost_iommu_put(vi);
 	if (ret) {
 		nlmsg_free(msg);
 		return ret;
 	}
 	return genlmsg_reply(msg, info);
 
-unlock_eperm:
-	mutex_unlock(&vi->mutex);
-eperm:
-	NL_SET_ERR_MSG_ATTR(info->extack, info->attrs[id_attr],
-			    "the device is another process's; reading it needs CAP_NET_ADMIN");
-out:
-	mutex_unlock(&vhost_iommu_devs_lock);
+put:
+	vhost_iommu_put(vi);
+err:
+	if (ret == -ENOENT)
+		NL_SET_ERR_MSG_ATTR(info->extack, info->attrs[id_attr],
+				    "no such device");
+	else if (ret == -EPERM)
+		NL_SET_ERR_MSG_ATTR(info->extack, info->attrs[id_attr],
+				    "the device is another process's; reading it needs CAP_NET_ADMIN");
 	return ret;
 }
 
@@ -362,27 +409,28 @@ static int vhost_iommu_nl_dumpit(struct sk_buff *skb,
 	struct vhost_iommu *vi;
 	int ret = 0;
 
-	mutex_lock(&vhost_iommu_devs_lock);
-	xa_for_each_start(&vhost_iommu_devs, id, vi, id) {
-		if (!vhost_iommu_nl_may_read(cb->skb, vi)) {
-			cb->args[0] = id + 1;
-			continue;
-		}
-		vhost_iommu_lock_for_vmm(vi);
-		if (vhost_iommu_nl_may_read(cb->skb, vi)) {
+	for (;;) {
+		vi = vhost_iommu_nl_get(cb->skb, id, &id);
+		if (IS_ERR(vi))
+			break;
+		ret = vhost_iommu_nl_lock(cb->skb, vi);
+		if (!ret) {
 			ret = fill(skb, vi, NETLINK_CB(cb->skb).portid,
 				   cb->nlh->nlmsg_seq, NLM_F_MULTI, true);
 			if (ret && !skb->len)
 				ret = fill(skb, vi, NETLINK_CB(cb->skb).portid,
 					   cb->nlh->nlmsg_seq, NLM_F_MULTI,
 					   false);
+			mutex_unlock(&vi->mutex);
+		} else if (ret != -EINTR) {
+			/* Gone or no longer readable meanwhile: skipped. */
+			ret = 0;
 		}
-		mutex_unlock(&vi->mutex);
+		vhost_iommu_put(vi);
 		if (ret)
 			break;
-		cb->args[0] = id + 1;
+		cb->args[0] = ++id;
 	}
-	mutex_unlock(&vhost_iommu_devs_lock);
 	if (ret && !skb->len)
 		return ret;
 	return skb->len;

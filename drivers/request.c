@@ -9,6 +9,7 @@
 #include <linux/errno.h>
 #include <linux/eventfd.h>
 #include <linux/export.h>
+#include <linux/sched.h>
 #include <linux/sched/clock.h>
 #include <linux/sched/signal.h>
 #include <linux/stddef.h>
@@ -532,6 +533,13 @@ static void vhost_iommu_handle_one(struct vhost_iommu *vi,
 	    chain->in_len < layout.readable)
 		goto empty;
 
+	/*
+	 * Everything the used length covers is written, so a writable part
+	 * far beyond what the type needs would be a zero-fill the guest
+	 * sizes at will: such a request is not parsed.
+	 */
+	if (chain->out_len > layout.writable + VHOST_IOMMU_MAX_WRITABLE_EXTRA)
+		goto empty;
 	/* Only PROBE has a writable part larger than the tail. */
 	if (chain->out_len < layout.writable)
 		status = VIRTIO_IOMMU_S_INVAL;
@@ -615,10 +623,10 @@ static bool vhost_iommu_busy_poll(struct vhost_iommu *vi,
 	if (!vq->busyloop_timeout)
 		return false;
 	end = local_clock() + (u64)vq->busyloop_timeout * NSEC_PER_USEC;
+	/* Stopping the worker waits for the mutex as an ioctl does. */
 	while (!need_resched() && !signal_pending(current) &&
 	       !atomic_read(&vi->vmm_waiting) &&
-	       !(READ_ONCE(vi->work) & ~BIT(VHOST_IOMMU_WORK_REQUEST)) &&
-	       rcu_access_pointer(vi->worker)) {
+	       !(READ_ONCE(vi->work) & ~BIT(VHOST_IOMMU_WORK_REQUEST))) {
 		if (get_user(raw, &avail->idx))
 			return false;
 		if (le16_to_cpu((__force __le16)raw) != vq->last_avail_idx) {
@@ -646,16 +654,26 @@ bool vhost_iommu_handle_requests(struct vhost_iommu *vi)
 	struct vhost_iommu_vq *vq = &vi->vqs[VHOST_IOMMU_VQ_REQUEST];
 	bool more = false;
 	unsigned int n;
+	u64 bytes = 0;
 	int ret;
 
 	lockdep_assert_held(&vi->mutex);
 	if (vhost_iommu_vq_running(vi, vq))
 		vhost_iommu_vq_disable_notify(vq);
 	for (n = 0; vhost_iommu_vq_running(vi, vq) && !vi->pending.cookie; n++) {
-		if (n == VHOST_IOMMU_WEIGHT) {
+		/*
+		 * The weight, in requests and in writable bytes, and anyone
+		 * waiting for the mutex end the pass after the request in
+		 * hand; the worker takes the rest in its next pass.
+		 */
+		if (n && (n == VHOST_IOMMU_WEIGHT ||
+			  bytes >= VHOST_IOMMU_WEIGHT_BYTES ||
+			  atomic_read(&vi->vmm_waiting))) {
 			more = true;
 			break;
 		}
+		if (n)
+			cond_resched();
 		ret = vhost_iommu_vq_get_chain(vq, vi->mem, &vi->chain);
 		if (ret == -ENOENT) {
 			/* The guest sees its completions before the last look. */
@@ -674,6 +692,7 @@ bool vhost_iommu_handle_requests(struct vhost_iommu *vi)
 			vhost_iommu_vq_mark_broken(vi, vq);
 			break;
 		}
+		bytes += vi->chain.out_len;
 		vhost_iommu_handle_one(vi, &vi->chain);
 	}
 	vhost_iommu_inval_flush(vi);

@@ -7,8 +7,12 @@
  * memory table, the pending slow-path request and the eventfds never change
  * under a pass. The kick and fault queue wake-up callbacks run under their
  * wait queue's lock and only set a bit and wake the worker; they find the
- * worker through an RCU pointer, which stopping the worker clears and
- * waits out before the task is freed. Nothing sleeps while waiting for the
+ * worker through an RCU pointer, which stopping the worker, or its being
+ * killed, clears and waits out before the task is freed. Waiting for the
+ * mutex is announced in vmm_waiting, which ends a busy poll and a pass
+ * after the request in hand. A reference count keeps a device alive for
+ * netlink readers that wait for its mutex outside the registry's lock.
+ * Nothing sleeps while waiting for the
  * VMM: a slow-path request parks the request queue and the COMPLETE ioctl
  * finishes it and restarts the queue.
  *
@@ -22,6 +26,7 @@
 #include <linux/mutex.h>
 #include <linux/poll.h>
 #include <linux/rcupdate.h>
+#include <linux/refcount.h>
 #include <linux/sizes.h>
 #include <linux/types.h>
 #include <linux/virtio_iommu.h>
@@ -53,6 +58,8 @@ struct vhost_task;
 #define VHOST_IOMMU_IND_RUN	16
 /* Requests handled per wake-up before yielding. */
 #define VHOST_IOMMU_WEIGHT	256
+/* ... and writable bytes, as vhost-net weighs its passes. */
+#define VHOST_IOMMU_WEIGHT_BYTES	SZ_512K
 /* Largest device-readable part of any request type (ATTACH_TABLE). */
 #define VHOST_IOMMU_MAX_READABLE	128
 /* Entries per IOMMU_HWPT_INVALIDATE call. */
@@ -360,10 +367,14 @@ enum {
 /**
  * struct vhost_iommu - one open instance of /dev/vhost-iommu
  * @mutex: serializes everything below but @id, @work and @poll_wq
+ * @refs: the open file's reference and netlink readers' (vhost_iommu_put())
+ * @gone: released; a netlink reader holding a reference skips the device
  * @id: the device's number in the netlink family and in fdinfo
  * @owner: the owner's mm (grabbed, not pinned); NULL until SET_OWNER
  * @owner_pid: the owner's thread group, for netlink; NULL with @owner
- * @worker: the worker thread, in the owner's process; RCU for wake-ups
+ * @worker: the worker thread, in the owner's process; RCU for wake-ups,
+ *          cleared when the task is killed or stopped
+ * @worker_task: the same task, kept until vhost_task_stop() frees it
  * @work: VHOST_IOMMU_WORK_* bits
  * @run: VHOST_IOMMU_RUN_*, what VHOST_IOMMU_SET_RUNNING said last
  * @features: negotiated virtio features
@@ -398,10 +409,13 @@ enum {
  */
 struct vhost_iommu {
 	struct mutex mutex;	/* see the top of this file */
+	refcount_t refs;
+	bool gone;
 	u32 id;
 	struct mm_struct *owner;
 	struct pid *owner_pid;
 	struct vhost_task __rcu *worker;
+	struct vhost_task *worker_task;
 	unsigned long work;
 	u8 run;
 	u64 features;
@@ -447,6 +461,17 @@ static inline void vhost_iommu_lock_for_vmm(struct vhost_iommu *vi)
 	atomic_dec(&vi->vmm_waiting);
 }
 
+/* The same, giving up on a fatal signal: -EINTR. */
+static inline int vhost_iommu_lock_for_vmm_killable(struct vhost_iommu *vi)
+{
+	int ret;
+
+	atomic_inc(&vi->vmm_waiting);
+	ret = mutex_lock_killable(&vi->mutex);
+	atomic_dec(&vi->vmm_waiting);
+	return ret;
+}
+
 /* Count @n accesses to guest or owner memory (VHOST_IOMMU_GET_STATS). */
 static inline void vhost_iommu_count_ua(struct vhost_iommu *vi, u32 n)
 {
@@ -477,6 +502,7 @@ struct vhost_iommu_fake_faults;
 
 /* main.c */
 void vhost_iommu_wake(struct vhost_iommu *vi, int bit);
+void vhost_iommu_put(struct vhost_iommu *vi);
 int vhost_iommu_copy_arg(void *dst, size_t ksize, size_t minsz,
 			 void __user *arg, u32 *usize);
 

@@ -14,6 +14,7 @@
 
 #include <kunit/visibility.h>
 #include <linux/export.h>
+#include <linux/moduleparam.h>
 #include <linux/overflow.h>
 #include <linux/slab.h>
 #include <linux/sort.h>
@@ -539,6 +540,15 @@ static int vhost_iommu_region_cmp(const void *a, const void *b)
 	return ra->gpa < rb->gpa ? -1 : 1;
 }
 
+/*
+ * As vhost's parameter of the same name: a VMM sizes its memory table
+ * from /sys/module/vhost_iommu/parameters/max_mem_regions.
+ */
+static ushort max_mem_regions = VHOST_IOMMU_MAX_MEM_REGIONS;
+module_param(max_mem_regions, ushort, 0444);
+MODULE_PARM_DESC(max_mem_regions,
+		 "Maximum number of memory regions in the memory table (default 64)");
+
 /**
  * vhost_iommu_set_mem_table() - VHOST_SET_MEM_TABLE
  * @vi: the device, mutex held
@@ -552,13 +562,16 @@ long vhost_iommu_set_mem_table(struct vhost_iommu *vi, void __user *arg)
 	struct vhost_memory __user *um = arg;
 	struct vhost_memory_region r;
 	struct vhost_iommu_mem *mem;
-	u32 nregions, i;
+	u32 nregions, padding, i;
 	u64 end;
 
 	lockdep_assert_held(&vi->mutex);
-	if (get_user(nregions, &um->nregions))
+	if (get_user(nregions, &um->nregions) ||
+	    get_user(padding, &um->padding))
 		return -EFAULT;
-	if (nregions > VHOST_IOMMU_MAX_MEM_REGIONS)
+	if (padding)
+		return -EOPNOTSUPP;
+	if (nregions > max_mem_regions)
 		return -E2BIG;
 	mem = kvzalloc(struct_size(mem, regions, nregions), GFP_KERNEL_ACCOUNT);
 	if (!mem)

@@ -2770,8 +2770,9 @@ TEST_F(vdev, busy_poll_serves_requests_published_without_kick)
 	struct vhost_iommu_stats st0, st1;
 	unsigned int i, hits = 0;
 
-	/* Two seconds: the poll outlives the test's 50 ms pause. */
-	ASSERT_EQ(0, vhi_set_vring_busyloop(self->fd, 0, 2000000));
+	/* The longest poll there is (1 s) outlives the test's 50 ms pause. */
+	ASSERT_EQ(0, vhi_set_vring_busyloop(self->fd, 0,
+					    VHOST_IOMMU_MAX_BUSYLOOP_TIMEOUT));
 	ASSERT_EQ(0, vhi_get_stats(self->fd, &st0));
 	/* The scheduler may cut a poll short; most must see the request. */
 	for (i = 0; i < 10; i++)
@@ -2791,15 +2792,16 @@ TEST_F(vdev, busy_poll_yields_to_vmm_ioctls)
 	__s64 t0, t1;
 	__u32 len;
 
-	/* Ten seconds of polling would hold the device mutex throughout. */
-	ASSERT_EQ(0, vhi_set_vring_busyloop(self->fd, 0, 10000000));
+	/* A second of polling would hold the device mutex throughout. */
+	ASSERT_EQ(0, vhi_set_vring_busyloop(self->fd, 0,
+					    VHOST_IOMMU_MAX_BUSYLOOP_TIMEOUT));
 	send_wait(_metadata, self, &inv, mk_invalidate(&inv, 1), 4, 0, &req,
 		  &len);
 	usleep(50 * 1000);
 	t0 = now_ms();
 	EXPECT_EQ(0, vhi_get_stats(self->fd, &st));
 	t1 = now_ms();
-	EXPECT_GT(2000, t1 - t0)
+	EXPECT_GT(500, t1 - t0)
 		TH_LOG("GET_STATS waited %lld ms for the polling worker",
 		       (long long)(t1 - t0));
 	ASSERT_EQ(0, vhi_set_vring_busyloop(self->fd, 0, 0));

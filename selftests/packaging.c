@@ -7,17 +7,19 @@
  * modules.devname among them) and puts the host's kmod at /sbin, the
  * kernel's modprobe path. Then:
  *
- * - the misc minor is the fixed one (10:248), so a node can exist before
- *   the module is loaded;
+ * - the misc minor is dynamic (no fixed one is ours: one from the
+ *   local-use range may be another driver's), and the node is the one the
+ *   misc core registered;
  * - only vhost_iommu.ko is installed (never the KUnit module), with the
  *   modinfo fields packagers and modprobe rely on: version (equal to what
- *   the loaded module reports), license, the char-major-10-248 and
- *   devname:vhost-iommu aliases;
- * - `kmod static-nodes`, which kmod-static-nodes.service runs at boot
- *   for systemd-tmpfiles, lists /dev/vhost-iommu from modules.devname;
- * - with the module unloaded and the node created from modules.devname,
- *   the first open() loads the module (request_module("char-major-10-248")
- *   -> modprobe) and succeeds.
+ *   the loaded module reports), license, the devname:vhost-iommu alias and
+ *   no char-major-10-<minor> one; modules-load.d/vhost-iommu.conf names
+ *   the module, so a host loads it at boot;
+ * - neither modules.devname nor `kmod static-nodes` (what
+ *   kmod-static-nodes.service runs at boot) makes a node for it: a node
+ *   with a number before the module is loaded could be another driver's;
+ * - with the module unloaded, `modprobe devname:vhost-iommu` loads the
+ *   installed module and its node appears and opens.
  *
  * The module is left loaded from VHOST_IOMMU_KO, with a node devtmpfs
  * owns, as the suites that run next expect.
@@ -41,7 +43,9 @@
 #define MOD_NAME	"vhost_iommu"
 #define MOD_SYSFS	"/sys/module/" MOD_NAME
 #define MISC_MAJOR	10u
-#define FIXED_MINOR	248u
+/* The local-use minor an earlier version of the module took. */
+#define OLD_FIXED_MINOR	248u
+#define MODULES_LOAD	"/usr/lib/modules-load.d/vhost-iommu.conf"
 #define KMOD		"/sbin/kmod"
 #define MODINFO		"/sbin/modinfo"
 #define OUT_MAX		8192
@@ -188,13 +192,29 @@ static bool wait_node(bool present)
 	return false;
 }
 
-TEST(minor_is_fixed)
+/* The numbers the misc core gave the device, from sysfs. */
+static int misc_numbers(unsigned int *major, unsigned int *minor)
 {
 	char buf[32];
 
-	ASSERT_EQ(0, read_str("/sys/class/misc/" DEV_NAME "/dev", buf,
-			      sizeof(buf)));
-	EXPECT_STREQ("10:248", buf);
+	if (read_str("/sys/class/misc/" DEV_NAME "/dev", buf, sizeof(buf)) ||
+	    sscanf(buf, "%u:%u", major, minor) != 2)
+		return -1;
+	return 0;
+}
+
+TEST(minor_is_dynamic)
+{
+	unsigned int major, minor;
+	struct stat st;
+
+	ASSERT_EQ(0, misc_numbers(&major, &minor));
+	EXPECT_EQ(MISC_MAJOR, major);
+	EXPECT_NE(OLD_FIXED_MINOR, minor);
+	/* The node is the registered device's, made when it registered. */
+	ASSERT_EQ(0, stat(DEV_PATH, &st));
+	EXPECT_TRUE(S_ISCHR(st.st_mode));
+	EXPECT_EQ(makedev(major, minor), st.st_rdev);
 }
 
 TEST(only_the_device_module_is_installed)
@@ -211,11 +231,14 @@ TEST(only_the_device_module_is_installed)
 	snprintf(path, sizeof(path), "%s/extra/%s_kunit.ko", dir, MOD_NAME);
 	EXPECT_EQ(-1, access(path, F_OK));
 
-	/* depmod turned the two aliases into the boot-time node. */
-	ASSERT_EQ(0, devname_entry(&type, &major, &minor));
-	EXPECT_EQ('c', type);
-	EXPECT_EQ(MISC_MAJOR, major);
-	EXPECT_EQ(FIXED_MINOR, minor);
+	/* No boot-time node: depmod has no numbers for one. */
+	EXPECT_NE(0, devname_entry(&type, &major, &minor)) {
+		TH_LOG("modules.devname has %c%u:%u for %s", type, major,
+		       minor, DEV_NAME);
+	}
+	/* What loads it at boot instead. */
+	ASSERT_EQ(0, read_str(MODULES_LOAD, path, sizeof(path)));
+	EXPECT_TRUE(has_line(path, MOD_NAME));
 }
 
 TEST(modinfo_fields)
@@ -240,11 +263,11 @@ TEST(modinfo_fields)
 	EXPECT_STREQ("GPL", out);
 
 	ASSERT_EQ(0, run(MODINFO " -F alias " MOD_NAME, out, sizeof(out)));
-	EXPECT_TRUE(has_line(out, "char-major-10-248"));
+	EXPECT_EQ(NULL, strstr(out, "char-major-"));
 	EXPECT_TRUE(has_line(out, "devname:" DEV_NAME));
 }
 
-TEST(static_nodes_lists_the_node)
+TEST(static_nodes_lists_no_node)
 {
 	char out[OUT_MAX], lines[OUT_MAX], kind[4], node[64], last[64];
 	char cmd[128];
@@ -276,30 +299,26 @@ TEST(static_nodes_lists_the_node)
 	memcpy(lines, out, sizeof(out));
 	for (line = strtok_r(lines, "\n", &save); line;
 	     line = strtok_r(NULL, "\n", &save)) {
-		/* c! /dev/vhost-iommu 0600 - - - 10:248, with or without the "!" */
+		/* c! /dev/<node> 0600 - - - <major>:<minor> */
 		if (sscanf(line, "%3s %63s %*s %*s %*s %*s %63s", kind, node,
 			   last) != 3)
 			continue;
-		if (kind[0] == 'c' && !strcmp(node, DEV_PATH)) {
+		if (!strcmp(node, DEV_PATH))
 			found = true;
-			EXPECT_STREQ("10:248", last);
-		}
 	}
-	EXPECT_TRUE(found) {
+	EXPECT_FALSE(found) {
 		TH_LOG("kmod static-nodes wrote: %s", out);
 	}
 }
 
 FIXTURE(autoload) {
 	const char *ko;
-	bool made_node;
 	int fd;
 };
 
 FIXTURE_SETUP(autoload)
 {
 	self->ko = getenv("VHOST_IOMMU_KO");
-	self->made_node = false;
 	self->fd = -1;
 }
 
@@ -310,27 +329,18 @@ FIXTURE_TEARDOWN(autoload)
 		return;
 	if (self->fd >= 0)
 		close(self->fd);
-	/* Ours, not devtmpfs's: unloading would not remove it. */
-	if (self->made_node)
-		unlink(DEV_PATH);
 	if (module_loaded())
 		EXPECT_EQ(0, unload_module());
 	EXPECT_TRUE(wait_node(false));
 	EXPECT_EQ(0, load_module(self->ko));
 	EXPECT_TRUE(wait_node(true));
-	/* The node is devtmpfs's again: it goes with the module. */
-	EXPECT_EQ(0, unload_module());
-	EXPECT_TRUE(wait_node(false));
-	EXPECT_EQ(0, load_module(self->ko));
-	EXPECT_TRUE(wait_node(true));
 }
 
-TEST_F_TIMEOUT(autoload, first_open_loads_module, 120)
+TEST_F_TIMEOUT(autoload, modprobe_by_devname_alias_loads_module, 120)
 {
+	char modprobe[256], cmd[320], out[OUT_MAX], state[32];
 	unsigned int major, minor;
-	char modprobe[256], state[32];
 	struct stat st;
-	char type;
 
 	if (!installed())
 		SKIP(return, NOT_INSTALLED);
@@ -347,25 +357,27 @@ TEST_F_TIMEOUT(autoload, first_open_loads_module, 120)
 	ASSERT_FALSE(module_loaded());
 	ASSERT_TRUE(wait_node(false));
 
-	/* The node as systemd-tmpfiles makes it at boot, from depmod. */
-	ASSERT_EQ(0, devname_entry(&type, &major, &minor));
-	ASSERT_EQ('c', type);
-	ASSERT_EQ(0, mknod(DEV_PATH, S_IFCHR | 0600, makedev(major, minor)));
-	self->made_node = true;
-
-	self->fd = open(DEV_PATH, O_RDWR | O_CLOEXEC);
-	ASSERT_LE(0, self->fd) {
-		TH_LOG("open: %s (modprobe %s)", strerror(errno), modprobe);
+	/* What a host's boot does for modules-load.d, by the node's name. */
+	snprintf(cmd, sizeof(cmd), "%s devname:%s 2>&1", modprobe, DEV_NAME);
+	ASSERT_EQ(0, run(cmd, out, sizeof(out))) {
+		TH_LOG("%s: %s", cmd, out);
 	}
 	ASSERT_TRUE(module_loaded());
 	ASSERT_EQ(0, read_str(MOD_SYSFS "/initstate", state, sizeof(state)));
 	EXPECT_STREQ("live", state);
+	ASSERT_TRUE(wait_node(true));
+
+	self->fd = open(DEV_PATH, O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, self->fd) {
+		TH_LOG("open: %s", strerror(errno));
+	}
 	ASSERT_EQ(0, read_str(MOD_SYSFS "/refcnt", state, sizeof(state)));
 	EXPECT_EQ(1, atoi(state));
 
 	/* The file is a device instance of the module just loaded. */
+	ASSERT_EQ(0, misc_numbers(&major, &minor));
 	ASSERT_EQ(0, fstat(self->fd, &st));
-	EXPECT_EQ(makedev(MISC_MAJOR, FIXED_MINOR), st.st_rdev);
+	EXPECT_EQ(makedev(major, minor), st.st_rdev);
 	EXPECT_EQ(-1, lseek(self->fd, 0, SEEK_SET));
 	EXPECT_EQ(ESPIPE, errno);
 	EXPECT_EQ(0, close(self->fd));

@@ -81,7 +81,7 @@ sparse_w1() {
 	local out
 	make -s -C "$kdir" M="$top" clean >/dev/null 2>&1
 	echo "$kdir" >.vhost-iommu-kdir
-	out=$(make -C "$kdir" M="$top" C=2 W=1 modules 2>&1)
+	out=$(make -C "$kdir" M="$top" C=2 W=1 VHOST_IOMMU_TEST_HOOKS=1 modules 2>&1)
 	echo "$out"
 	# Any compiler or sparse diagnostic about our files fails the check.
 	! echo "$out" | grep -E "^$top/|^(drivers|include)/" | grep -qE 'warning|error'
@@ -123,6 +123,8 @@ kbuild_probes() {
 }
 
 static checkpatch checkpatch
+# The Debian mirror derived from the apt configuration, on fixtures.
+static apt-mirror tools/debian-mirror-check.sh
 static kbuild-probes kbuild_probes
 static sparse sparse_w1
 static ynl-gen ynlgen
@@ -143,7 +145,7 @@ build_newest() {
 	k=$(tools/kernel/build.sh --variant "$variant" --source newest) || return 1
 	make -s -C "$k" M="$top" clean >/dev/null 2>&1
 	echo "$k" >.vhost-iommu-kdir
-	out=$(make -C "$k" M="$top" W=1 modules 2>&1)
+	out=$(make -C "$k" M="$top" W=1 VHOST_IOMMU_TEST_HOOKS=1 modules 2>&1)
 	echo "$out"
 	[ -f vhost_iommu.ko ] &&
 		! echo "$out" | grep -E "^$top/|^(drivers|include)/" | grep -qE 'warning|error'
@@ -180,6 +182,19 @@ vm_run vm ""
 # that run (kernel log, kmemleak, rmmod: suite vm-qemu) are about QEMU
 # driving the module, not about the other suites.
 vm_run vm-qemu "" --tests qemu --timeout "${VHOST_IOMMU_QEMU_VM_TIMEOUT:-2400}"
+# The stall tests again on a kernel booted with preempt=none (the debug
+# kernel is PREEMPT_DYNAMIC, as Debian's are): only the module's own
+# scheduling points let other tasks run, and the soft-lockup detector
+# reports a worker that holds a CPU too long (the run's kernel-log check).
+vm_run vm-preempt-none @preempt-none --tests robust-stall --append preempt=none
+if grep -q 'Dynamic Preempt: none' build/vm/console-check.log; then
+	echo "SUITE preempt-none: 1 passed, 0 failed, 0 skipped"
+	passed=$((passed + 1))
+else
+	echo "SUITE preempt-none: 0 passed, 1 failed, 0 skipped"
+	echo "  FAIL the VM did not boot with preempt=none (build/vm/console-check.log)"
+	failed=$((failed + 1))
+fi
 # The newest kernel: every suite but qemu (which drives the same ioctls
 # through QEMU and costs a nested boot; `make check KERNEL=newest` has it).
 [ $newest -eq 1 ] && VHOST_IOMMU_KERNEL=newest vm_run vm @newest

@@ -75,10 +75,8 @@ sid_opts=(-o "Dir::Etc::SourceList=$sid/sources.list" -o Dir::Etc::SourceParts=/
 sid_update() {
 	local uri
 	mkdir -p "$sid/lists/partial" "$sid/cache/archives/partial"
-	# The machine's own mirror: the first deb URI in its apt configuration.
-	uri=$(grep -rhoE '^(deb +(\[[^]]*\] +)?|URIs: +)[a-z]+://[^ ]+' \
-		/etc/apt/sources.list /etc/apt/sources.list.d/ 2>/dev/null |
-		grep -oE '[a-z]+://[^ ]+' | head -n 1) || true
+	# The Debian archive the machine already uses (tools/debian-mirror.sh).
+	read -r uri _ < <("$here/../debian-mirror.sh") || true
 	uri=${uri:-http://deb.debian.org/debian}
 	echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $uri sid main" \
 		>"$sid/sources.list"

@@ -44,14 +44,15 @@ check_modinfo() { # ko version
 	expect_eq "$ko version" "$ver" "$(modinfo -F version "$ko")"
 	expect_eq "$ko license" GPL "$(modinfo -F license "$ko")"
 	aliases=$(modinfo -F alias "$ko" | sort | tr '\n' ' ')
-	expect_eq "$ko aliases" "char-major-10-248 devname:vhost-iommu " "$aliases"
+	expect_eq "$ko aliases" "devname:vhost-iommu " "$aliases"
 }
 
+# A dynamic minor: depmod makes no boot-time node for the module.
 check_devname() { # modules.devname
-	if grep -qx 'vhost_iommu vhost-iommu c10:248' "$1"; then
-		ok "$1 has vhost_iommu vhost-iommu c10:248"
+	if [ -f "$1" ] && ! grep -q '^vhost_iommu ' "$1"; then
+		ok "$1 names no node of vhost_iommu"
 	else
-		bad "$1 lacks the vhost-iommu node: $(grep -v '^#' "$1" | tr '\n' ' ')"
+		bad "$1 is missing or names a node of vhost_iommu: $(grep -v '^#' "$1" | tr '\n' ' ')"
 	fi
 }
 
@@ -115,7 +116,7 @@ check_dkms() {
 		bad "no $ko"
 	fi
 
-	# BUILD_EXCLUSIVE_*: a kernel without iommufd, or older than 6.8, is
+	# BUILD_EXCLUSIVE_*: a kernel without iommufd, or older than 6.11, is
 	# skipped (DKMS exit status 77), not a failed build.
 	mkdir -p "$tmp/noiommufd"
 	grep -v '^CONFIG_IOMMUFD=' "$kdir/.config" >"$tmp/noiommufd/.config"
@@ -124,9 +125,9 @@ check_dkms() {
 		--kernelsourcedir "$tmp/noiommufd" "${tree[@]}" >/dev/null 2>&1 || rc=$?
 	expect_eq "dkms build on a kernel without CONFIG_IOMMUFD (exit status)" 77 "$rc"
 	rc=0
-	dkms build -m "$name" -v "$ver" -k 6.7.12 --kernelsourcedir "$kdir" \
+	dkms build -m "$name" -v "$ver" -k 6.10.14 --kernelsourcedir "$kdir" \
 		"${tree[@]}" >/dev/null 2>&1 || rc=$?
-	expect_eq "dkms build for kernel 6.7.12 (exit status)" 77 "$rc"
+	expect_eq "dkms build for kernel 6.10.14 (exit status)" 77 "$rc"
 
 	# make install into a staging root.
 	local stage=$tmp/stage
@@ -144,6 +145,7 @@ check_dkms() {
 		bad "no $ko"
 	fi
 	check_file tools/udev/60-vhost-iommu.rules "$stage/usr/lib/udev/rules.d/60-vhost-iommu.rules"
+	check_file tools/packaging/modules-load.conf "$stage/usr/lib/modules-load.d/vhost-iommu.conf"
 	# The CLI and its man page, when there are.
 	check_file build/bin/vhost-iommu "$stage/usr/sbin/vhost-iommu"
 	check_file tools/vhost-iommu/vhost-iommu.8 "$stage/usr/share/man/man8/vhost-iommu.8"

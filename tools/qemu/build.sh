@@ -119,64 +119,12 @@ else
 	done
 fi
 
-# The mirror the machine already uses for its own Debian release: the first
-# enabled 'deb' entry for that suite, in one-line or deb822 format.
-mirror_entry() {
-	local base
-	base=$(sed -n 's/^VERSION_CODENAME=["]*\([a-z0-9-]*\).*/\1/p' /etc/os-release)
-	[ -n "$base" ] || die "no VERSION_CODENAME in /etc/os-release"
-	{
-		for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
-			[ -f "$f" ] || continue
-			awk -v base="$base" '
-			/^[ \t]*deb[ \t]/ {
-				sub(/^[ \t]*deb[ \t]+/, "")
-				kr = ""
-				if ($0 ~ /^\[/) {
-					opts = substr($0, 2, index($0, "]") - 2)
-					$0 = substr($0, index($0, "]") + 1)
-					n = split(opts, o, /[ \t]+/)
-					for (i = 1; i <= n; i++)
-						if (o[i] ~ /^signed-by=/)
-							kr = substr(o[i], 11)
-				}
-				if ($2 == base) { print $1, kr; exit }
-			}' "$f"
-		done
-		for f in /etc/apt/sources.list.d/*.sources; do
-			[ -f "$f" ] || continue
-			awk -v base="$base" '
-			BEGIN { RS = ""; FS = "\n" }
-			{
-				types = ""; uri = ""; suites = ""; kr = ""; enabled = "yes"
-				for (i = 1; i <= NF; i++) {
-					line = $i
-					if (line ~ /^#/) continue
-					k = tolower(substr(line, 1, index(line, ":") - 1))
-					v = substr(line, index(line, ":") + 1)
-					gsub(/^[ \t]+|[ \t]+$/, "", v)
-					if (k == "types") types = " " v " "
-					else if (k == "uris") { split(v, u, /[ \t]+/); uri = u[1] }
-					else if (k == "suites") suites = " " v " "
-					else if (k == "signed-by") kr = v
-					else if (k == "enabled") enabled = tolower(v)
-				}
-				if (enabled != "no" && types ~ / deb / &&
-				    suites ~ (" " base " ") && uri != "") {
-					if (kr !~ /^\//) kr = ""
-					print uri, kr; exit
-				}
-			}' "$f"
-		done
-	} | head -n 1
-}
-
 # deb-src only: the machine's own release and the suite we take sources from.
 setup_sources() {
 	local uri kr want suites
 	suites=$(sed -n 's/^VERSION_CODENAME=["]*\([a-z0-9-]*\).*/\1/p' /etc/os-release)
 	[ "$suite" = "$suites" ] || suites="$suites $suite"
-	read -r uri kr < <(mirror_entry) || true
+	read -r uri kr < <("$here/../debian-mirror.sh") || true
 	[ -n "${uri:-}" ] || die "found no 'deb' entry for this Debian release in /etc/apt to derive a deb-src mirror from"
 	kr=${kr:-/usr/share/keyrings/debian-archive-keyring.gpg}
 	want=$(printf '%s\n' \

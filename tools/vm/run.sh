@@ -68,7 +68,15 @@ if ! grep -q 'not a dynamic' <<<"$(ldd /bin/busybox 2>&1 || true)"; then
 fi
 
 kdir=$("$top/tools/kernel/build.sh" --variant "$variant")
-make -s -C "$top" KDIR="$kdir" modules >&2
+# The test VM's module has the test hooks (Kbuild: VHOST_IOMMU_TEST_HOOKS).
+# Suite packaging installs the plain module (`make install` builds it
+# anew, and kbuild's clean removes every .ko under the tree): the test
+# builds wait outside the tree meanwhile.
+make -s -C "$top" KDIR="$kdir" VHOST_IOMMU_TEST_HOOKS=1 modules >&2
+stash=$(mktemp -d)
+trap 'rm -rf "$stash"' EXIT
+cp "$top"/vhost_iommu.ko "$stash/"
+[ -f "$top/vhost_iommu_kunit.ko" ] && cp "$top/vhost_iommu_kunit.ko" "$stash/"
 make -s -C "$top" KDIR="$kdir" selftests >&2
 if named qemu; then
 	qemu_dir=$("$top/tools/qemu/build.sh")
@@ -81,14 +89,12 @@ root="$out/initramfs"
 rm -rf "$root"
 mkdir -p "$root"/{bin,dev,proc,sys,tmp,vhi/selftests,vhi/bin}
 cp /bin/busybox "$root/bin/busybox"
-cp "$top"/vhost_iommu.ko "$root/vhi/"
 # Everything by default, but suite qemu only when named.
 wanted() {
 	if [ "$1" = qemu ]; then named qemu; else [ -z "$tests" ] || named "$1"; fi
 }
 expect=()
 if wanted kunit; then
-	[ -f "$top/vhost_iommu_kunit.ko" ] && cp "$top/vhost_iommu_kunit.ko" "$root/vhi/"
 	# Every KUnit suite the sources define must report.
 	while read -r name; do expect+=("kunit:$name"); done < <(
 		sed -n 's/^[[:space:]]*\.name = "\(vhost_iommu[a-z_]*\)",$/\1/p' \
@@ -125,6 +131,12 @@ if wanted packaging; then
 		cp -L --parents "$lib" "$root/"
 	done
 fi
+# The test builds, now that no clean can remove them from the initramfs.
+cp "$stash/vhost_iommu.ko" "$root/vhi/"
+if wanted kunit && [ -f "$stash/vhost_iommu_kunit.ko" ]; then
+	cp "$stash/vhost_iommu_kunit.ko" "$root/vhi/"
+fi
+rm -rf "$stash"
 # Suite qemu: QEMU with its libraries, the firmware it loads to boot a
 # -kernel on q35 (-L /vhi/qemu/firmware), the guest's kernel and initramfs
 # (static busybox, tools/qemu/guest-init as PID 1), and the vhost mode.

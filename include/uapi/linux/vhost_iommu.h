@@ -199,7 +199,12 @@ struct virtio_iommu_page_req {
  *
  * Only VHOST_GET_FEATURES, VHOST_GET_BACKEND_FEATURES and VHOST_SET_OWNER
  * work before an owner is set; every other ioctl fails with -EPERM unless
- * the caller shares the owner's address space.
+ * the caller shares the owner's address space, at once, whatever the
+ * owner is doing. An owner's ioctl that waits for another one or for the
+ * worker gives up with -EINTR on a fatal signal. The worker is a thread
+ * of the owner's process: once that process is killed or calls execve(),
+ * the device serves nothing more (kicks through eventfds that live on are
+ * ignored) and only closing the last file releases it.
  *
  * The vhost-iommu ioctls take an extensible struct whose first field is
  * its size in bytes, as iommufd's do:
@@ -256,11 +261,13 @@ struct virtio_iommu_page_req {
  * sleeps and asks the guest for a kick (0, the default, never polls; the
  * event queue's value is kept but not used, as its work comes from the
  * fault queue). The worker stops polling at once when the scheduler, a
- * signal, an ioctl on the device or the event queue wants it, so a VMM
- * ioctl waits at most for the request in hand. It may be set at any time;
- * a device reset clears it. While the worker runs, guest kicks are
- * suppressed: with EVENT_IDX by the event index, without it by
- * VRING_USED_F_NO_NOTIFY in the used ring's flags.
+ * signal, an ioctl on the device or the event queue wants it, or the
+ * device is being closed or its owner reset, so a VMM ioctl waits at most
+ * for the request in hand. Values above %VHOST_IOMMU_MAX_BUSYLOOP_TIMEOUT
+ * fail with -EINVAL. It may be set at any time; a device reset clears it.
+ * While the worker runs, guest kicks are suppressed: with EVENT_IDX by the
+ * event index, without it by VRING_USED_F_NO_NOTIFY in the used ring's
+ * flags.
  *
  * Requests execute one at a time in available-ring order, and each used
  * entry is published after the request's effect is complete, with used
@@ -272,7 +279,10 @@ struct virtio_iommu_page_req {
  *
  * - used length 0, nothing written: unknown type, a type whose feature was
  *   not negotiated (PROBE also when probe_size is 0), a readable part
- *   shorter than the type's, or a writable part shorter than 4 bytes;
+ *   shorter than the type's, a writable part shorter than 4 bytes, or one
+ *   more than %VHOST_IOMMU_MAX_WRITABLE_EXTRA bytes longer than the type
+ *   needs (4, or 4 + probe_size for PROBE): the device would have to
+ *   zero-fill it all to report it written;
  * - VIRTIO_IOMMU_S_INVAL: non-zero reserved fields (ATTACH, UNMAP,
  *   INVALIDATE, PAGE_RESP), unknown flags (ATTACH, MAP; BYPASS without
  *   BYPASS_CONFIG, MMIO without MMIO), virt_end < virt_start, a PROBE whose
@@ -297,6 +307,11 @@ struct virtio_iommu_page_req {
  * ATTACH, DETACH, MAP, UNMAP, PROBE and ATTACH_TABLE that pass these checks
  * go to the VMM (VHOST_IOMMU_GET_REQUEST); the queue waits for the answer.
  *
+ * The worker yields between requests. One pass takes at most 256 requests
+ * or 512 KiB of writable parts, whichever comes first, and ends after the
+ * request in hand when an ioctl or a netlink reader waits for the device:
+ * a guest cannot hold the device's lock for more than one request.
+ *
  * A corrupt ring (an available index more than the queue size ahead, a
  * head or next index beyond the queue, a chain of more than 64 descriptors
  * or a loop, a chain whose buffers fall in more than
@@ -315,8 +330,13 @@ struct virtio_iommu_page_req {
  * (VHOST_IOMMU_BIND_DOMAIN) survive VHOST_IOMMU_RESET_DEVICE. Without it
  * the device reset drops them, as the spec has no endpoint attached after a
  * reset. Endpoint registrations and the iommufd always survive it.
+ *
+ * vhost numbers its own backend features from bit 0 upwards (bit 8,
+ * VHOST_BACKEND_F_IOTLB_PERSIST, as of Linux 7.2); this one is the top
+ * bit, so that no vhost backend feature a VMM's generic vhost code knows
+ * or will soon know means something else here.
  */
-#define VHOST_IOMMU_BACKEND_F_PERSIST	0x8
+#define VHOST_IOMMU_BACKEND_F_PERSIST	63
 
 /* Virtqueue indexes */
 #define VHOST_IOMMU_VQ_REQUEST	0
@@ -326,9 +346,18 @@ struct virtio_iommu_page_req {
 /* Limits */
 #define VHOST_IOMMU_MAX_PROBE_SIZE	4096
 #define VHOST_IOMMU_MAX_VRING_NUM	32768
+/*
+ * Memory table regions by default. The module parameter max_mem_regions
+ * (/sys/module/vhost_iommu/parameters/max_mem_regions, as vhost's) gives
+ * the limit in force; VHOST_SET_MEM_TABLE with more fails with -E2BIG.
+ */
 #define VHOST_IOMMU_MAX_MEM_REGIONS	64
 /* Memory table pieces one descriptor chain may cover: two per descriptor. */
 #define VHOST_IOMMU_MAX_CHAIN_PIECES	128
+/* Writable bytes a request may carry beyond what its type needs. */
+#define VHOST_IOMMU_MAX_WRITABLE_EXTRA	4096
+/* VHOST_SET_VRING_BUSYLOOP_TIMEOUT's largest value: 1 s. */
+#define VHOST_IOMMU_MAX_BUSYLOOP_TIMEOUT	1000000
 
 enum {
 	VHOST_IOMMU_CMD_BASE = 0xa0,

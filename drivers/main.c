@@ -868,8 +868,10 @@ static void __exit vhost_iommu_exit(void)
 }
 module_exit(vhost_iommu_exit);
 
-/* `modprobe devname:vhost-iommu` finds the module by its node's name. */
-MODULE_ALIAS("devname:vhost-iommu");
+/*
+ * No devname: alias: with a dynamic minor depmod has no numbers for it and
+ * reports an error on every run. modules-load.d loads the module at boot.
+ */
 MODULE_VERSION(VHOST_IOMMU_VERSION);
 MODULE_DESCRIPTION("Host kernel accelerator for virtio-iommu");
 MODULE_LICENSE("GPL");

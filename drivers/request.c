@@ -623,8 +623,12 @@ static bool vhost_iommu_busy_poll(struct vhost_iommu *vi,
 	if (!vq->busyloop_timeout)
 		return false;
 	end = local_clock() + (u64)vq->busyloop_timeout * NSEC_PER_USEC;
-	/* Stopping the worker waits for the mutex as an ioctl does. */
-	while (!need_resched() && !signal_pending(current) &&
+	/*
+	 * Stopping the worker waits for the mutex as an ioctl does; a pass
+	 * that took the mutex after it finds the worker unpublished.
+	 */
+	while (rcu_access_pointer(vi->worker) &&
+	       !need_resched() && !signal_pending(current) &&
 	       !atomic_read(&vi->vmm_waiting) &&
 	       !(READ_ONCE(vi->work) & ~BIT(VHOST_IOMMU_WORK_REQUEST))) {
 		if (get_user(raw, &avail->idx))

@@ -12,13 +12,16 @@
  *   misc core registered;
  * - only vhost_iommu.ko is installed (never the KUnit module), with the
  *   modinfo fields packagers and modprobe rely on: version (equal to what
- *   the loaded module reports), license, the devname:vhost-iommu alias and
- *   no char-major-10-<minor> one; modules-load.d/vhost-iommu.conf names
- *   the module, so a host loads it at boot;
+ *   the loaded module reports; its srcversion is not, the installed one
+ *   being built without the test hooks), license, and no alias at all
+ *   (neither char-major-10-<minor> nor devname:, which need a fixed
+ *   minor); modules-load.d/vhost-iommu.conf names the module, so a host
+ *   loads it at boot;
  * - neither modules.devname nor `kmod static-nodes` (what
  *   kmod-static-nodes.service runs at boot) makes a node for it: a node
  *   with a number before the module is loaded could be another driver's;
- * - with the module unloaded, `modprobe devname:vhost-iommu` loads the
+ * - with the module unloaded, `modprobe vhost-iommu` (what
+ *   systemd-modules-load does with the modules-load.d file) loads the
  *   installed module and its node appears and opens.
  *
  * The module is left loaded from VHOST_IOMMU_KO, with a node devtmpfs
@@ -255,16 +258,20 @@ TEST(modinfo_fields)
 	ASSERT_EQ(0, read_str(MOD_SYSFS "/version", loaded, sizeof(loaded)));
 	EXPECT_STREQ(loaded, out);
 	EXPECT_NE('\0', out[0]);
+	/*
+	 * Not the loaded build: the runner loads the test build (with the
+	 * test hooks), `make install` installs the plain one.
+	 */
 	ASSERT_EQ(0, run(MODINFO " -F srcversion " MOD_NAME, out, sizeof(out)));
+	EXPECT_NE('\0', out[0]);
 	ASSERT_EQ(0, read_str(MOD_SYSFS "/srcversion", loaded, sizeof(loaded)));
-	EXPECT_STREQ(loaded, out);
+	EXPECT_STRNE(loaded, out);
 
 	ASSERT_EQ(0, run(MODINFO " -F license " MOD_NAME, out, sizeof(out)));
 	EXPECT_STREQ("GPL", out);
 
 	ASSERT_EQ(0, run(MODINFO " -F alias " MOD_NAME, out, sizeof(out)));
-	EXPECT_EQ(NULL, strstr(out, "char-major-"));
-	EXPECT_TRUE(has_line(out, "devname:" DEV_NAME));
+	EXPECT_STREQ("", out);
 }
 
 TEST(static_nodes_lists_no_node)
@@ -336,7 +343,7 @@ FIXTURE_TEARDOWN(autoload)
 	EXPECT_TRUE(wait_node(true));
 }
 
-TEST_F_TIMEOUT(autoload, modprobe_by_devname_alias_loads_module, 120)
+TEST_F_TIMEOUT(autoload, modprobe_by_name_loads_module, 120)
 {
 	char modprobe[256], cmd[320], out[OUT_MAX], state[32];
 	unsigned int major, minor;
@@ -357,8 +364,8 @@ TEST_F_TIMEOUT(autoload, modprobe_by_devname_alias_loads_module, 120)
 	ASSERT_FALSE(module_loaded());
 	ASSERT_TRUE(wait_node(false));
 
-	/* What a host's boot does for modules-load.d, by the node's name. */
-	snprintf(cmd, sizeof(cmd), "%s devname:%s 2>&1", modprobe, DEV_NAME);
+	/* What a host's boot does for modules-load.d. */
+	snprintf(cmd, sizeof(cmd), "%s %s 2>&1", modprobe, DEV_NAME);
 	ASSERT_EQ(0, run(cmd, out, sizeof(out))) {
 		TH_LOG("%s: %s", cmd, out);
 	}

@@ -73,7 +73,13 @@
 /* In the memory table, but PROT_NONE: every access faults. */
 #define NONE_GPA	(RO_GPA + RO_SIZE)
 #define NONE_SIZE	(64ULL << 10)
-#define FZ_MAX_REGIONS	(GUEST_REGIONS + 2)
+/*
+ * 64 MiB only huge aliased writable parts use, never touched but at its
+ * ends (no pages behind the rest): the device must write none of it.
+ */
+#define BIG_GPA		0x100000000ULL
+#define BIG_SIZE	(64ULL << 20)
+#define FZ_MAX_REGIONS	(GUEST_REGIONS + 3)
 #define JUNK_SIZE	(64ULL << 10)
 
 #define FZ_MAX_NUM	256u
@@ -479,6 +485,7 @@ struct fz {
 	__u8 *ro_mine;
 	void *ro_dev;
 	void *none;
+	__u8 *big;
 	__u64 junk_r;
 	__u64 junk_w;
 	__u64 ev_slots;
@@ -520,6 +527,8 @@ struct fz {
 	unsigned int chaos_pct;
 	unsigned int body_fuzz_pct;
 	unsigned int indirect_pct;
+	/* Per mille of chains with a huge, aliased writable part. */
+	unsigned int huge_pm;
 	unsigned int max_batch;
 	unsigned int careless_pct;
 	bool mutating;
@@ -541,6 +550,7 @@ struct fz {
 	__u64 n_events;
 	__u64 n_groups;
 	__u64 n_used;
+	__u64 n_huge;
 	/* The last ioctls and steps, for a dump. */
 	const char *log_what[16];
 	int log_ret[16];
@@ -698,6 +708,9 @@ static void fz_mem_destroy(struct fz *fz)
 		munmap(fz->ro_dev, RO_SIZE);
 	if (fz->none)
 		munmap(fz->none, NONE_SIZE);
+	if (fz->big)
+		munmap(fz->big, BIG_SIZE);
+	fz->big = NULL;
 	if (fz->ro_memfd >= 0)
 		close(fz->ro_memfd);
 	fz->ro_mine = NULL;
@@ -762,13 +775,18 @@ static int fz_mem_init(struct fz *fz)
 	fz->ro_dev = mmap(NULL, RO_SIZE, PROT_READ, MAP_SHARED, fz->ro_memfd, 0);
 	fz->none = mmap(NULL, NONE_SIZE, PROT_NONE,
 			MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	fz->big = mmap(NULL, BIG_SIZE, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (fz->ro_mine == MAP_FAILED || fz->ro_dev == MAP_FAILED ||
-	    fz->none == MAP_FAILED) {
+	    fz->none == MAP_FAILED || fz->big == MAP_FAILED) {
 		fz->ro_mine = NULL;
 		fz->ro_dev = NULL;
 		fz->none = NULL;
+		fz->big = NULL;
 		return -ENOMEM;
 	}
+	memset(fz->big, VG_POISON, 4096);
+	memset(fz->big + BIG_SIZE - 4096, VG_POISON, 4096);
 
 	for (i = 0; i < fz->mem.nr_regions; i++) {
 		const struct vhost_memory_region *m = &fz->mem.regions[i];
@@ -788,6 +806,10 @@ static int fz_mem_init(struct fz *fz)
 	fz->regions[i++] = (struct fz_region) {
 		.gpa = NONE_GPA, .size = NONE_SIZE, .hva = (uintptr_t)fz->none,
 		.mine = NULL, .kind = FZ_K_NONE,
+	};
+	fz->regions[i++] = (struct fz_region) {
+		.gpa = BIG_GPA, .size = BIG_SIZE, .hva = (uintptr_t)fz->big,
+		.mine = fz->big, .kind = FZ_K_RW,
 	};
 	fz->nr_regions = i;
 	fz_junk_fill(fz);
@@ -1226,7 +1248,7 @@ static void fz_predict(struct fz *fz, const __u8 *b, __u32 in_len,
 {
 	__u64 f = fz->features;
 	__u16 st = 0;
-	__u32 r;
+	__u32 r, need;
 
 	memset(p, 0, sizeof(*p));
 	p->kind = FZ_P_EMPTY;
@@ -1236,10 +1258,16 @@ static void fz_predict(struct fz *fz, const __u8 *b, __u32 in_len,
 	r = fz_type_readable(fz, b[0]);
 	if (!r || in_len < r)
 		return;
+	/* uAPI: a writable part far beyond the type's need is not parsed. */
+	need = sizeof(struct virtio_iommu_req_tail);
+	if (b[0] == VIRTIO_IOMMU_T_PROBE)
+		need += fz->cfg.probe_size;
+	if (out_len > need + VHOST_IOMMU_MAX_WRITABLE_EXTRA)
+		return;
 	p->type = b[0];
 	p->readable = r;
 	p->kind = FZ_P_DEV;
-	if (p->type == VIRTIO_IOMMU_T_PROBE && out_len < 4 + fz->cfg.probe_size) {
+	if (p->type == VIRTIO_IOMMU_T_PROBE && out_len < need) {
 		p->st = ST(VIRTIO_IOMMU_S_INVAL);
 		return;
 	}
@@ -1627,8 +1655,12 @@ static __u32 fz_gen_body(struct fz *fz, __u8 *b, __u32 *out_len)
 		*out_len = fz_below(r, 4);
 	else if (pick < 900 && w > 4)
 		*out_len = w - fz_range(r, 1, w - 4);
-	else if (pick < 999)
+	else if (pick < 990)
 		*out_len = w + fz_range(r, 1, 300);
+	else if (pick < 996)
+		/* Either side of the writable-extra limit. */
+		*out_len = w + VHOST_IOMMU_MAX_WRITABLE_EXTRA - 1 +
+			   fz_below(r, 3);
 	else
 		*out_len = FZ_BIG_OUT;
 	return len;
@@ -1679,6 +1711,30 @@ static bool fz_split(struct fz *fz, struct fz_dspec *d, unsigned int *nd,
 		(*nd)++;
 		pos += take;
 	}
+	return true;
+}
+
+/*
+ * A writable part of up to 63 descriptors that all alias the 64 MiB
+ * region at BIG_GPA: up to 4 GiB the device must not zero-fill (uAPI: far
+ * beyond the type's need, so used length 0 and nothing written).
+ */
+static bool fz_huge_out(struct fz *fz, struct fz_dspec *d, unsigned int *nd)
+{
+	struct fz_rng *r = &fz->rng;
+	unsigned int n, i;
+
+	if (*nd + 2 > FZ_CHAIN_MAX)
+		return false;
+	n = fz_range(r, 2, FZ_CHAIN_MAX - *nd);
+	for (i = 0; i < n; i++) {
+		d[*nd].addr = BIG_GPA;
+		d[*nd].len = fz_pct(r, 80) ? BIG_SIZE :
+			     fz_range(r, 1u << 20, BIG_SIZE);
+		d[*nd].flags = VRING_DESC_F_WRITE;
+		(*nd)++;
+	}
+	fz->n_huge++;
 	return true;
 }
 
@@ -1786,9 +1842,15 @@ static bool fz_build(struct fz *fz, unsigned int k, const __u8 *body,
 	bool indirect;
 
 	fz_chain_clear(c);
-	if (!fz_split(fz, d, &nd, body, in_len, false, fz_nsplit(fz, in_len)) ||
-	    !fz_split(fz, d, &nd, NULL, out_len, true, fz_nsplit(fz, out_len)))
+	if (!fz_split(fz, d, &nd, body, in_len, false, fz_nsplit(fz, in_len)))
 		return false;
+	if (fz->huge_pm && !fz->mutating && fz_below(r, 1000) < fz->huge_pm) {
+		if (!fz_huge_out(fz, d, &nd))
+			return false;
+	} else if (!fz_split(fz, d, &nd, NULL, out_len, true,
+			     fz_nsplit(fz, out_len))) {
+		return false;
+	}
 	if (!nd) {
 		d[0] = (struct fz_dspec) { .addr = fz->arena_p };
 		nd = 1;
@@ -3391,6 +3453,21 @@ static void fz_run_batches(struct __test_metadata *_metadata, struct fz *fz,
 
 static void fz_end(struct __test_metadata *_metadata, struct fz *fz)
 {
+	unsigned int i;
+
+	/* Huge writable parts are refused: not a byte of them written. */
+	if (fz->big && fz->n_huge) {
+		for (i = 0; i < 4096; i++) {
+			if (fz->big[i] != VG_POISON ||
+			    fz->big[BIG_SIZE - 4096 + i] != VG_POISON) {
+				fz_viol(fz, "a huge aliased writable part was written (byte %u)",
+					i);
+				break;
+			}
+		}
+		fz_note("STAT", "test=%s huge_writable_chains=%llu", fz->name,
+			(unsigned long long)fz->n_huge);
+	}
 	fz_report(fz);
 	fz_viol_summary(fz);
 	EXPECT_EQ(0u, fz->nr_viol)
@@ -3415,6 +3492,7 @@ TEST_F_TIMEOUT(fuzz, rings, FZ_TEST_TIMEOUT)
 	fz->garbage_pct = 60;
 	fz->chaos_pct = 2;
 	fz->indirect_pct = 30;
+	fz->huge_pm = 5;
 	fz->max_batch = 48;
 	fz->careless_pct = 10;
 	ASSERT_EQ(0, fz_dev_open(fz));
@@ -3436,6 +3514,7 @@ TEST_F_TIMEOUT(fuzz, bodies, FZ_TEST_TIMEOUT)
 	if (!fz_start(_metadata, fz, FZ_T_BODIES, "bodies"))
 		return;
 	fz->indirect_pct = 25;
+	fz->huge_pm = 10;
 	fz->max_batch = 128;
 	fz->careless_pct = 5;
 	fz->backend = FBIT(VHOST_IOMMU_BACKEND_F_PERSIST);
@@ -3755,6 +3834,8 @@ struct fz_ev {
 	__u64 dev_invalid;
 	__u64 guest_ok;
 	__u64 phases;
+	unsigned int shrinks;
+	unsigned int n_shrunk;
 };
 
 static __u16 fz_ev_predict_resp(struct fz *fz,
@@ -4687,6 +4768,52 @@ static int fz_ev_rebase(struct fz *fz)
 	return fz_run(fz, 1);
 }
 
+/*
+ * The guest shrinks the event queue while stopped, a group maybe waiting
+ * for buffers: one larger than the new queue can never be delivered and
+ * must be answered INVALID, not stranded (the settle after it hangs if
+ * it is).
+ */
+static int fz_ev_shrink(struct fz *fz)
+{
+	struct fz_ev *ev = fz->ev;
+	unsigned int num = fz->eq.num, g;
+	__u16 base = fz_pick_base(fz);
+	int ret;
+
+	if (num < 2)
+		return 0;
+	num >>= fz_range(&fz->rng, 1, 3);
+	if (!num)
+		num = 1;
+	ret = fz_run(fz, 0);
+	if (ret)
+		return ret;
+	fz_ev_drain(fz);
+	ret = vhi_set_vring_num(fz->fd, VHOST_IOMMU_VQ_EVENT, num);
+	if (!ret)
+		ret = vhi_set_vring_base(fz->fd, VHOST_IOMMU_VQ_EVENT, base);
+	if (ret)
+		return ret;
+	fz->eq.num = num;
+	fz_vq_rebase(&fz->eq, base);
+	fz_ev_reset_queue(fz);
+	for (g = 0; g < ev->nr_groups; g++) {
+		struct fz_group *grp = &ev->groups[g];
+
+		if (grp->state != G_PENDING)
+			continue;
+		/* Its place in line was for buffers of the old queue. */
+		grp->deliverable = false;
+		if (grp->n > num) {
+			grp->state = G_INVALID_EXP;
+			ev->n_shrunk++;
+		}
+	}
+	ev->shrinks++;
+	return fz_run(fz, 1);
+}
+
 static int fz_ev_setup(struct fz *fz)
 {
 	struct fz_ev *ev = fz->ev;
@@ -4764,6 +4891,9 @@ TEST_F_TIMEOUT(fuzz, events, FZ_TEST_TIMEOUT)
 				fz_ev_stopped_inject(fz);
 			else
 				fz_ev_inject(fz);
+			/* Groups just injected may be waiting for buffers. */
+			if (fz->ev->fake && fz_pct(r, 6))
+				ASSERT_EQ(0, fz_ev_shrink(fz));
 			if (!fz_ev_settle(fz)) {
 				fz_report(fz);
 				ASSERT_TRUE(false);
@@ -4788,8 +4918,9 @@ TEST_F_TIMEOUT(fuzz, events, FZ_TEST_TIMEOUT)
 		fz_ev_detach(fz);
 	}
 	fz_note("STAT",
-		"test=events phases=%llu",
-		(unsigned long long)fz->ev->phases);
+		"test=events phases=%llu shrinks=%u groups_too_large_after=%u",
+		(unsigned long long)fz->ev->phases, fz->ev->shrinks,
+		fz->ev->n_shrunk);
 	fz_end(_metadata, fz);
 	if (fz->ev->fault_fd >= 0)
 		close(fz->ev->fault_fd);
@@ -5800,6 +5931,7 @@ enum {
 	FZ_KILL_THREADS,	/* ioctls from a second thread as it serves */
 	FZ_KILL_SHARED,		/* the file outlives its owner in the parent */
 	FZ_KILL_SETUP,		/* killed while setting the device up */
+	FZ_KILL_EXEC,		/* execs with the fds kept; the new image kicks */
 	FZ_KILL_NR,
 };
 
@@ -5819,6 +5951,52 @@ static void *fz_kill_hammer(void *arg)
 		fz_set_mem_table(fz);
 	}
 	return NULL;
+}
+
+#define FZ_EXEC_ARG	"--fz-exec-kick"
+
+/*
+ * The owner execs with its device and kick fds kept open: the worker's
+ * mm is gone, the new image kicks until it is killed. Never returns.
+ */
+static void fz_kill_exec(struct fz *fz, int ready)
+{
+	char a[3][16];
+
+	fz_batch_publish(fz);
+	if (fcntl(fz->fd, F_SETFD, 0) || fcntl(fz->rq.kick_fd, F_SETFD, 0))
+		_exit(8);
+	snprintf(a[0], sizeof(a[0]), "%d", fz->fd);
+	snprintf(a[1], sizeof(a[1]), "%d", fz->rq.kick_fd);
+	snprintf(a[2], sizeof(a[2]), "%d", ready);
+	execl("/proc/self/exe", "robust-fuzz", FZ_EXEC_ARG, a[0], a[1], a[2],
+	      (char *)NULL);
+	_exit(9);
+}
+
+/* The image fz_kill_exec runs: no owner any more, its kicks harmless. */
+static int fz_exec_kick_main(int argc, char **argv)
+{
+	struct vhost_iommu_stats st = { .size = sizeof(st) };
+	int fd, kick, ready;
+	__u64 one = 1;
+
+	if (argc != 5)
+		return 10;
+	fd = atoi(argv[2]);
+	kick = atoi(argv[3]);
+	ready = atoi(argv[4]);
+	if (ioctl(fd, VHOST_IOMMU_GET_STATS, &st) != -1 || errno != EPERM)
+		return 11;
+	if (write(kick, &one, sizeof(one)) != sizeof(one) ||
+	    write(ready, "x", 1) != 1)
+		return 12;
+	for (;;) {
+		if (write(kick, &one, sizeof(one)) != sizeof(one) &&
+		    errno != EAGAIN)
+			return 13;
+		usleep(500);
+	}
 }
 
 /* The child: a VMM with a device and traffic, until it is killed. */
@@ -5883,6 +6061,8 @@ static void fz_kill_child(struct fz *fz, int how, int ready,
 			imock_trigger_iopf(w.fd, w.idev_id, i & 1, i,
 					   IOMMU_PGFAULT_PERM_READ, 0x1000 * i);
 	}
+	if (how == FZ_KILL_EXEC)
+		fz_kill_exec(fz, ready);
 	if (how == FZ_KILL_THREADS)
 		pthread_create(&t, NULL, fz_kill_hammer, fz);
 	if (write(ready, "r", 1) < 0)
@@ -5938,7 +6118,8 @@ static bool fz_reap(struct fz *fz, pid_t pid)
 /*
  * Forked VMMs own a device with traffic in flight (a parked request, a
  * stream of batches, page requests, a stopped device, a second thread,
- * a file shared with the parent, a setup under way) and are SIGKILLed at
+ * a file shared with the parent, a setup under way, an exec with the fds
+ * kept and the new image kicking) and are SIGKILLed at
  * a random moment. The child must go, the module's references must come
  * back, and the parent's device must still work exactly.
  */
@@ -6034,4 +6215,10 @@ TEST_F_TIMEOUT(fuzz, kill, FZ_TEST_TIMEOUT)
 	fz_end(_metadata, fz);
 }
 
-TEST_HARNESS_MAIN
+/* The harness, or the image of the kill test's exec case. */
+int main(int argc, char **argv)
+{
+	if (argc > 1 && !strcmp(argv[1], FZ_EXEC_ARG))
+		return fz_exec_kick_main(argc, argv);
+	return test_harness_run(argc, argv);
+}

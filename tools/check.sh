@@ -186,7 +186,7 @@ vm_run vm-qemu "" --tests qemu --timeout "${VHOST_IOMMU_QEMU_VM_TIMEOUT:-2400}"
 # kernel is PREEMPT_DYNAMIC, as Debian's are): only the module's own
 # scheduling points let other tasks run, and the soft-lockup detector
 # reports a worker that holds a CPU too long (the run's kernel-log check).
-vm_run vm-preempt-none @preempt-none --tests robust-stall --append preempt=none
+vm_run vm @preempt-none --tests robust-stall --append preempt=none
 if grep -q 'Dynamic Preempt: none' build/vm/console-check.log; then
 	echo "SUITE preempt-none: 1 passed, 0 failed, 0 skipped"
 	passed=$((passed + 1))

@@ -77,6 +77,11 @@ stash=$(mktemp -d)
 trap 'rm -rf "$stash"' EXIT
 cp "$top"/vhost_iommu.ko "$stash/"
 [ -f "$top/vhost_iommu_kunit.ko" ] && cp "$top/vhost_iommu_kunit.ko" "$stash/"
+# --coverage: the notes gcov reads must be those of the build that runs.
+if [ $coverage -eq 1 ]; then
+	mkdir -p "$stash/gcno"
+	(cd "$top" && find drivers -name '*.gcno' -exec cp --parents {} "$stash/gcno/" \;)
+fi
 make -s -C "$top" KDIR="$kdir" selftests >&2
 if named qemu; then
 	qemu_dir=$("$top/tools/qemu/build.sh")
@@ -115,10 +120,12 @@ for b in "$top"/build/bin/*; do
 done
 # Suite packaging: the module installed as `make install` does it (depmod's
 # indexes included), and the host's kmod, with its libraries, at the
-# kernel's modprobe path so an open of /dev/vhost-iommu can load it.
+# kernel's modprobe path, where the suite's modprobe finds it.
 if wanted packaging; then
 	# depmod's warnings about the kernel's own indexes, absent here, dropped.
-	make -s -C "$top" KDIR="$kdir" install DESTDIR="$root" 2>&1 |
+	# Never gcov-profiled: a profiled build of other objects loaded in
+	# between would make the kernel discard the test build's counts.
+	VHOST_IOMMU_GCOV= make -s -C "$top" KDIR="$kdir" install DESTDIR="$root" 2>&1 |
 		{ grep -v 'could not open modules\.' || true; } >&2
 	kmod_bin=$(readlink -f "$(command -v kmod)") || {
 		echo "run.sh: suite packaging needs the host's kmod" >&2
@@ -133,6 +140,10 @@ if wanted packaging; then
 fi
 # The test builds, now that no clean can remove them from the initramfs.
 cp "$stash/vhost_iommu.ko" "$root/vhi/"
+if [ -d "$stash/gcno" ]; then
+	find "$top/drivers" -name '*.gcno' -delete
+	(cd "$stash/gcno" && find drivers -name '*.gcno' -exec cp --parents {} "$top/" \;)
+fi
 if wanted kunit && [ -f "$stash/vhost_iommu_kunit.ko" ]; then
 	cp "$stash/vhost_iommu_kunit.ko" "$root/vhi/"
 fi

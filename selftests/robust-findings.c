@@ -31,6 +31,7 @@
 #include "kselftest_harness.h"
 #include "iommufd_mock.h"
 #include "vhost_iommu_test.h"
+#include "fake_faultq.h"
 #include "vhost_iommu_vmm.h"
 #include "viommu_guest.h"
 
@@ -103,14 +104,6 @@ FIXTURE_TEARDOWN(fnd)
 	vg_mem_destroy(&self->mem);
 }
 
-static __s64 now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
-}
-
 static int write_debugfs(const char *name, const char *val)
 {
 	char path[128];
@@ -174,22 +167,6 @@ static int bind_selftest(int fd, __u32 domain, __u32 hwpt)
 static int set_running(int fd, int running)
 {
 	return ioctl(fd, VHOST_IOMMU_SET_RUNNING, &running) ? -errno : 0;
-}
-
-static int test_op(int fd, __u32 op, void *ptr, __u32 *nr)
-{
-	struct vhost_iommu_test_op o = {
-		.size = sizeof(o),
-		.op = op,
-		.nr = nr ? *nr : 0,
-		.uptr = (uintptr_t)ptr,
-	};
-
-	if (ioctl(fd, VHOST_IOMMU_TEST, &o))
-		return -errno;
-	if (nr)
-		*nr = o.nr;
-	return 0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -411,53 +388,6 @@ static int fake_attach(struct __test_metadata *_metadata,
 	return ret;
 }
 
-/* A group of @n records with @cookie and group ID @grpid. */
-static int fake_inject(int fd, __u32 cookie, __u32 grpid, __u32 n)
-{
-	struct iommu_hwpt_pgfault *pf = calloc(n, sizeof(*pf));
-	__u32 i, nr = n;
-	int ret;
-
-	if (!pf)
-		return -ENOMEM;
-	for (i = 0; i < n; i++) {
-		pf[i].flags = IOMMU_PGFAULT_FLAGS_PASID_VALID;
-		pf[i].dev_id = FAKE_DEV;
-		pf[i].pasid = 1;
-		pf[i].grpid = grpid;
-		pf[i].perm = IOMMU_PGFAULT_PERM_READ;
-		pf[i].addr = 0x200000 + i * 4096ULL;
-		pf[i].length = 4096;
-		pf[i].cookie = cookie;
-	}
-	ret = test_op(fd, VHOST_IOMMU_TEST_FAKE_INJECT, pf, &nr);
-	free(pf);
-	return ret;
-}
-
-/* Waits for the answer to @cookie and returns its code, or -1. */
-static int fake_answer(int fd, __u32 cookie, int timeout_ms,
-		       struct iommu_hwpt_page_response *held, __u32 *nheld)
-{
-	__s64 end = now_ms() + timeout_ms;
-	__u32 i, nr;
-
-	for (;;) {
-		for (i = 0; i < *nheld; i++)
-			if (held[i].cookie == cookie)
-				return held[i].code;
-		nr = 64 - *nheld;
-		if (test_op(fd, VHOST_IOMMU_TEST_FAKE_RESPONSES, held + *nheld,
-			    &nr))
-			return -1;
-		*nheld += nr;
-		if (!nr && now_ms() > end)
-			return -1;
-		if (!nr)
-			usleep(2000);
-	}
-}
-
 /* A driver that honours EVENT_IDX: kicks only when the device asked. */
 static bool post_and_maybe_kick(struct vg_vq *vq, __u32 len)
 {
@@ -487,7 +417,7 @@ TEST_F(fnd, multi_record_group_kicked_for_with_event_idx)
 	/* Two buffers for a group of three. */
 	for (i = 0; i < 2; i++)
 		ASSERT_EQ(0, vg_post_writable(&self->eq, EV_SIZE, 0, &ev[i]));
-	ASSERT_EQ(0, fake_inject(self->fd, 1, 9, 3));
+	ASSERT_EQ(0, fake_inject(self->fd, FAKE_DEV, 1, 9, 3, false));
 	usleep(QUIET_MS * 1000);
 	/* Never half a group. */
 	EXPECT_EQ(0, vg_used_idx(&self->eq));
@@ -537,9 +467,9 @@ TEST_F(fnd, groups_too_large_answered_invalid)
 	for (i = 0; i < EQ_NUM; i++)
 		ASSERT_EQ(0, vg_post_writable(&self->eq, EV_SIZE, 0, &ev));
 	/* Larger than the event queue; larger than one read; then one. */
-	ASSERT_EQ(0, fake_inject(self->fd, 10, 1, EQ_NUM + 1));
-	ASSERT_EQ(0, fake_inject(self->fd, 11, 2, 600));
-	ASSERT_EQ(0, fake_inject(self->fd, 12, 3, 1));
+	ASSERT_EQ(0, fake_inject(self->fd, FAKE_DEV, 10, 1, EQ_NUM + 1, false));
+	ASSERT_EQ(0, fake_inject(self->fd, FAKE_DEV, 11, 2, 600, false));
+	ASSERT_EQ(0, fake_inject(self->fd, FAKE_DEV, 12, 3, 1, false));
 	EXPECT_EQ(IOMMUFD_PAGE_RESP_INVALID,
 		  fake_answer(self->fd, 10, VG_TIMEOUT_MS, held, &nheld));
 	EXPECT_EQ(IOMMUFD_PAGE_RESP_INVALID,
@@ -564,9 +494,9 @@ TEST_F(fnd, group_beyond_read_limit_counted_not_spun_on)
 		SKIP(return, "module built without test hooks");
 	for (i = 0; i < EQ_NUM; i++)
 		ASSERT_EQ(0, vg_post_writable(&self->eq, EV_SIZE, 0, &ev));
-	ASSERT_EQ(0, fake_inject(self->fd, 20, 1,
-				 VHOST_IOMMU_MAX_PAGE_GROUP_RECORDS + 1));
-	ASSERT_EQ(0, fake_inject(self->fd, 21, 2, 1));
+	ASSERT_EQ(0, fake_inject(self->fd, FAKE_DEV, 20, 1,
+				 VHOST_IOMMU_MAX_PAGE_GROUP_RECORDS + 1, false));
+	ASSERT_EQ(0, fake_inject(self->fd, FAKE_DEV, 21, 2, 1, false));
 	usleep(QUIET_MS * 1000);
 	ASSERT_EQ(0, vhi_get_stats(self->fd, &st));
 	/* The documented limit: it stays at the head, counted. */

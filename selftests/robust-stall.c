@@ -59,6 +59,7 @@
 #include "kselftest_harness.h"
 #include "iommufd_mock.h"
 #include "vhost_iommu_test.h"
+#include "fake_faultq.h"
 #include "vhost_iommu_vmm.h"
 #include "viommu_guest.h"
 
@@ -1296,71 +1297,6 @@ TEST_F_TIMEOUT(stall, reset_owner_race_never_tears_down_new_owner, 120)
 /* ------------------------------------------------------------------ */
 /* The event queue shrinks under a waiting group */
 
-static int test_op(int fd, __u32 op, void *ptr, __u32 *nr)
-{
-	struct vhost_iommu_test_op o = {
-		.size = sizeof(o),
-		.op = op,
-		.nr = nr ? *nr : 0,
-		.uptr = (uintptr_t)ptr,
-	};
-
-	if (ioctl(fd, VHOST_IOMMU_TEST, &o))
-		return -errno;
-	if (nr)
-		*nr = o.nr;
-	return 0;
-}
-
-/* A group of @n records with @cookie and group ID @grpid, last flagged. */
-static int fake_inject(int fd, __u32 cookie, __u32 grpid, __u32 n)
-{
-	struct iommu_hwpt_pgfault *pf = calloc(n, sizeof(*pf));
-	__u32 i, nr = n;
-	int ret;
-
-	if (!pf)
-		return -ENOMEM;
-	for (i = 0; i < n; i++) {
-		pf[i].flags = IOMMU_PGFAULT_FLAGS_PASID_VALID;
-		if (i == n - 1)
-			pf[i].flags |= IOMMU_PGFAULT_FLAGS_LAST_PAGE;
-		pf[i].dev_id = FAKE_DEV;
-		pf[i].pasid = 1;
-		pf[i].grpid = grpid;
-		pf[i].perm = IOMMU_PGFAULT_PERM_READ;
-		pf[i].addr = 0x200000 + i * 4096ULL;
-		pf[i].length = 4096;
-		pf[i].cookie = cookie;
-	}
-	ret = test_op(fd, VHOST_IOMMU_TEST_FAKE_INJECT, pf, &nr);
-	free(pf);
-	return ret;
-}
-
-/* Waits up to @timeout_ms for the answer to @cookie: its code, or -1. */
-static int fake_answer(int fd, __u32 cookie, int timeout_ms,
-		       struct iommu_hwpt_page_response *held, __u32 *nheld)
-{
-	__s64 end = now_ms() + timeout_ms;
-	__u32 i, nr;
-
-	for (;;) {
-		for (i = 0; i < *nheld; i++)
-			if (held[i].cookie == cookie)
-				return held[i].code;
-		nr = 64 - *nheld;
-		if (test_op(fd, VHOST_IOMMU_TEST_FAKE_RESPONSES, held + *nheld,
-			    &nr))
-			return -1;
-		*nheld += nr;
-		if (!nr && now_ms() > end)
-			return -1;
-		if (!nr)
-			usleep(2000);
-	}
-}
-
 TEST_F_TIMEOUT(stall, eventq_shrink_answers_waiting_group_invalid, 60)
 {
 	struct iommu_hwpt_page_response held[64];
@@ -1381,7 +1317,7 @@ TEST_F_TIMEOUT(stall, eventq_shrink_answers_waiting_group_invalid, 60)
 	ASSERT_EQ(0, vhi_add_endpoint(self->fd, ENDPOINT, FAKE_DEV, 0));
 
 	/* Five records, no event buffer: the group waits in the backlog. */
-	ASSERT_EQ(0, fake_inject(self->fd, 1, 5, 5));
+	ASSERT_EQ(0, fake_inject(self->fd, FAKE_DEV, 1, 5, 5, true));
 	usleep(QUIET_MS * 1000);
 	EXPECT_EQ(-1, fake_answer(self->fd, 1, 0, held, &nheld))
 		TH_LOG("the group was answered before the queue shrank");
@@ -1404,7 +1340,7 @@ TEST_F_TIMEOUT(stall, eventq_shrink_answers_waiting_group_invalid, 60)
 		TH_LOG("records of the group reached the guest");
 
 	/* The next group goes through as usual. */
-	ASSERT_EQ(0, fake_inject(self->fd, 2, 6, 1));
+	ASSERT_EQ(0, fake_inject(self->fd, FAKE_DEV, 2, 6, 1, true));
 	ASSERT_EQ(0, vg_wait_used(&self->eq, VG_TIMEOUT_MS, &id, &len))
 		TH_LOG("the group behind it never reached the guest");
 	EXPECT_EQ(EV_SIZE, len);
